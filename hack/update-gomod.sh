@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Regenerates the replace block of go.mod from the go.mod of the k8s.io/kubernetes
+# release this fork builds on: every staging module k8s.io/kubernetes replaces with
+# ./staging/src/k8s.io/X is pinned here to its published v0.<minor>.<patch> tag.
+set -o errexit -o nounset -o pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "${ROOT}"
+
+KUBE_VERSION=${KUBE_VERSION:-$(sed -n 's/^KUBE_VERSION[ ?:]*=[ ]*//p' Makefile)}
+STAGING_VERSION="v0.${KUBE_VERSION#v1.}"
+
+modfile=$(go mod download -json "k8s.io/kubernetes@${KUBE_VERSION}" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')
+[[ -f "${modfile}" ]] || { echo "cannot download k8s.io/kubernetes@${KUBE_VERSION}" >&2; exit 1; }
+
+# Drop the previously generated block, then append a fresh one.
+sed -i '/^\/\/ BEGIN generated staging replaces/,/^\/\/ END generated staging replaces/d' go.mod
+{
+	echo "// BEGIN generated staging replaces (hack/update-gomod.sh from k8s.io/kubernetes@${KUBE_VERSION})"
+	echo "replace ("
+	sed -n 's#^\t\(k8s.io/[a-z0-9-]*\) => ./staging/src/k8s.io/.*#\t\1 => \1 '"${STAGING_VERSION}"'#p' "${modfile}"
+	echo ")"
+	echo "// END generated staging replaces"
+} >> go.mod
+go mod edit -fmt

@@ -1,0 +1,23 @@
+/*
+Copyright The kube-checkpoint Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Package core holds the internal types of the pods/checkpoint subresource,
+// registered in the kube-apiserver's legacy scheme beside
+// k8s.io/kubernetes/pkg/apis/core.
+//
+// +k8s:deepcopy-gen=package
+// +groupName=
+package core

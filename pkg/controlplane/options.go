@@ -1,0 +1,64 @@
+/*
+Copyright The kube-checkpoint Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package controlplane
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/spf13/pflag"
+)
+
+// CheckpointOptions are the kube-apiserver flags of the checkpoint subresource.
+type CheckpointOptions struct {
+	// DefaultTimeout bounds a checkpoint whose request names no timeoutSeconds.
+	DefaultTimeout time.Duration
+	// MaxTimeout is the largest timeoutSeconds a request may ask for.
+	MaxTimeout time.Duration
+}
+
+// NewCheckpointOptions returns the defaults: the kubelet's own default runtime
+// request timeout, and half an hour for the largest containers.
+func NewCheckpointOptions() *CheckpointOptions {
+	return &CheckpointOptions{
+		DefaultTimeout: 2 * time.Minute,
+		MaxTimeout:     30 * time.Minute,
+	}
+}
+
+// AddFlags adds the checkpoint flags to fs.
+func (o *CheckpointOptions) AddFlags(fs *pflag.FlagSet) {
+	fs.DurationVar(&o.DefaultTimeout, "checkpoint-default-timeout", o.DefaultTimeout,
+		"How long a pods/checkpoint request may take when it names no timeoutSeconds, in whole seconds. "+
+			"Checkpoints are long-running requests: --request-timeout does not cut them. Needs the ContainerCheckpointAPI feature gate.")
+	fs.DurationVar(&o.MaxTimeout, "checkpoint-max-timeout", o.MaxTimeout,
+		"The largest timeoutSeconds a pods/checkpoint request may ask for, in whole seconds; larger values are refused with 400. Needs the ContainerCheckpointAPI feature gate.")
+}
+
+// Validate checks the flags.
+func (o *CheckpointOptions) Validate() []error {
+	var errs []error
+	for name, d := range map[string]time.Duration{"--checkpoint-default-timeout": o.DefaultTimeout, "--checkpoint-max-timeout": o.MaxTimeout} {
+		if d < time.Second || d%time.Second != 0 {
+			errs = append(errs, fmt.Errorf("%s must be a whole number of seconds, at least 1s, got %s", name, d))
+		}
+	}
+	if o.DefaultTimeout > o.MaxTimeout {
+		errs = append(errs, fmt.Errorf("--checkpoint-default-timeout (%s) must not exceed --checkpoint-max-timeout (%s)", o.DefaultTimeout, o.MaxTimeout))
+	}
+	return errs
+}

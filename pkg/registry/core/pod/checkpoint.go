@@ -1,0 +1,197 @@
+/*
+Copyright The kube-checkpoint Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Package pod finds where a pod's checkpoint is taken, as
+// k8s.io/kubernetes/pkg/registry/core/pod finds where exec and logs go.
+package pod
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	api "k8s.io/kubernetes/pkg/apis/core"
+	"k8s.io/kubernetes/pkg/kubelet/client"
+	podregistry "k8s.io/kubernetes/pkg/registry/core/pod"
+)
+
+// CheckpointTarget is a container that can be checkpointed now, and the
+// kubelet endpoint that checkpoints it.
+type CheckpointTarget struct {
+	Pod       *api.Pod
+	Container string
+	// Location is the kubelet's POST /checkpoint/{namespace}/{pod}/{container} URL.
+	Location *url.URL
+	// Node is the connection to the kubelet of the pod's node.
+	Node *client.ConnectionInfo
+}
+
+// CheckpointLocation resolves the pod and the container to checkpoint and the
+// kubelet URL that checkpoints it within timeout. Every reason why the
+// container cannot be checkpointed now is a BadRequest that names the
+// containers that can.
+func CheckpointLocation(
+	ctx context.Context,
+	getter podregistry.ResourceGetter,
+	connInfo client.ConnectionInfoGetter,
+	name string,
+	containerName string,
+	timeout time.Duration,
+) (*CheckpointTarget, error) {
+	obj, err := getter.Get(ctx, name, &metav1.GetOptions{})
+	if err != nil {
+		return nil, err
+	}
+	pod, ok := obj.(*api.Pod)
+	if !ok {
+		return nil, errors.NewInternalError(fmt.Errorf("unexpected object type %T", obj))
+	}
+	container, err := checkpointableContainer(pod, containerName)
+	if err != nil {
+		return nil, err
+	}
+	nodeInfo, err := connInfo.GetConnectionInfo(ctx, types.NodeName(pod.Spec.NodeName))
+	if err != nil {
+		return nil, err
+	}
+	params := url.Values{}
+	params.Set("timeout", strconv.FormatInt(int64(timeout/time.Second), 10))
+	return &CheckpointTarget{
+		Pod:       pod,
+		Container: container,
+		Location: &url.URL{
+			Scheme:   nodeInfo.Scheme,
+			Host:     net.JoinHostPort(nodeInfo.Hostname, nodeInfo.Port),
+			Path:     fmt.Sprintf("/checkpoint/%s/%s/%s", pod.Namespace, pod.Name, container),
+			RawQuery: params.Encode(),
+		},
+		Node: nodeInfo,
+	}, nil
+}
+
+// checkpointableContainer picks the named container, or the only container of
+// the pod when none is named, and checks that the pod is bound and running and
+// that the container is running.
+func checkpointableContainer(pod *api.Pod, name string) (string, error) {
+	if pod.Spec.NodeName == "" {
+		return "", errors.NewBadRequest(fmt.Sprintf("pod %s is not bound to a node yet: only a running pod can be checkpointed", pod.Name))
+	}
+	if pod.Status.Phase != api.PodRunning {
+		return "", errors.NewBadRequest(fmt.Sprintf("pod %s is %s: only a running pod can be checkpointed", pod.Name, phaseOf(pod)))
+	}
+	running := runningContainers(pod)
+	if name == "" {
+		if len(pod.Spec.Containers) != 1 {
+			return "", errors.NewBadRequest(fmt.Sprintf("a container name must be specified for pod %s, choose one of: %s", pod.Name, choices(pod, running)))
+		}
+		name = pod.Spec.Containers[0].Name
+	}
+	if !hasContainer(pod, name) {
+		return "", errors.NewBadRequest(fmt.Sprintf("container %s is not valid for pod %s, choose one of: %s", name, pod.Name, choices(pod, running)))
+	}
+	if !running[name] {
+		return "", errors.NewBadRequest(fmt.Sprintf("container %s of pod %s is %s: only a running container can be checkpointed, choose one of: %s", name, pod.Name, containerState(pod, name), choices(pod, running)))
+	}
+	return name, nil
+}
+
+func hasContainer(pod *api.Pod, name string) bool {
+	found := false
+	visitContainerNames(pod, func(n string) {
+		found = found || n == name
+	})
+	return found
+}
+
+// visitContainerNames calls visit for every container of the pod: regular,
+// init (including sidecars) and ephemeral, the same set the kubelet accepts.
+func visitContainerNames(pod *api.Pod, visit func(string)) {
+	for _, c := range pod.Spec.Containers {
+		visit(c.Name)
+	}
+	for _, c := range pod.Spec.InitContainers {
+		visit(c.Name)
+	}
+	for _, c := range pod.Spec.EphemeralContainers {
+		visit(c.Name)
+	}
+}
+
+func allStatuses(pod *api.Pod) []api.ContainerStatus {
+	statuses := make([]api.ContainerStatus, 0, len(pod.Status.ContainerStatuses)+len(pod.Status.InitContainerStatuses)+len(pod.Status.EphemeralContainerStatuses))
+	statuses = append(statuses, pod.Status.ContainerStatuses...)
+	statuses = append(statuses, pod.Status.InitContainerStatuses...)
+	return append(statuses, pod.Status.EphemeralContainerStatuses...)
+}
+
+func runningContainers(pod *api.Pod) map[string]bool {
+	running := map[string]bool{}
+	for _, s := range allStatuses(pod) {
+		if s.State.Running != nil {
+			running[s.Name] = true
+		}
+	}
+	return running
+}
+
+// containerState describes why a container is not running, in the words of
+// kubectl's STATUS column.
+func containerState(pod *api.Pod, name string) string {
+	for _, s := range allStatuses(pod) {
+		if s.Name != name {
+			continue
+		}
+		switch {
+		case s.State.Terminated != nil && s.State.Terminated.Reason != "":
+			return "terminated (" + s.State.Terminated.Reason + ")"
+		case s.State.Terminated != nil:
+			return "terminated"
+		case s.State.Waiting != nil && s.State.Waiting.Reason != "":
+			return "waiting (" + s.State.Waiting.Reason + ")"
+		case s.State.Waiting != nil:
+			return "waiting"
+		}
+	}
+	return "not started"
+}
+
+func phaseOf(pod *api.Pod) string {
+	if pod.Status.Phase == "" {
+		return "in an unknown phase"
+	}
+	return string(pod.Status.Phase)
+}
+
+// choices lists the running containers in the order of the pod's spec.
+func choices(pod *api.Pod, running map[string]bool) string {
+	names := []string{}
+	visitContainerNames(pod, func(n string) {
+		if running[n] {
+			names = append(names, n)
+		}
+	})
+	if len(names) == 0 {
+		return "[] (no container of the pod is running)"
+	}
+	return "[" + strings.Join(names, " ") + "]"
+}

@@ -1,0 +1,224 @@
+/*
+Copyright The kube-checkpoint Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Package rest serves the checkpoint subresource of pods, beside the exec and
+// attach subresources of k8s.io/kubernetes/pkg/registry/core/pod/rest.
+package rest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apiserver/pkg/registry/rest"
+	"k8s.io/kubernetes/pkg/kubelet/client"
+	podregistry "k8s.io/kubernetes/pkg/registry/core/pod"
+
+	checkpointv1 "github.com/kube-checkpoint/client-go/api/core/v1"
+	"github.com/kube-checkpoint/kubernetes/pkg/apis/core"
+	"github.com/kube-checkpoint/kubernetes/pkg/apis/core/validation"
+	"github.com/kube-checkpoint/kubernetes/pkg/registry/core/pod"
+)
+
+// KubeletGrace is how long the apiserver waits for the kubelet beyond the
+// checkpoint's own timeout, so that the kubelet can report its runtime's
+// timeout before the apiserver gives up on it.
+const KubeletGrace = 5 * time.Second
+
+// maxKubeletResponse bounds what is read of a kubelet answer: a list of paths
+// or an error message.
+const maxKubeletResponse = 64 << 10
+
+// CheckpointREST implements the checkpoint subresource for a Pod
+type CheckpointREST struct {
+	Store       podregistry.ResourceGetter
+	KubeletConn client.ConnectionInfoGetter
+	// DefaultTimeout applies when a request names no timeoutSeconds.
+	DefaultTimeout time.Duration
+	// MaxTimeout is the largest timeoutSeconds a request may ask for.
+	MaxTimeout time.Duration
+}
+
+// Implement Connecter
+var _ = rest.Connecter(&CheckpointREST{})
+
+// Implement StorageMetadata so discovery and OpenAPI name the result type
+var _ = rest.StorageMetadata(&CheckpointREST{})
+
+var checkpointMethods = []string{"POST"}
+
+// New creates a new podCheckpointOptions object.
+func (r *CheckpointREST) New() runtime.Object {
+	return &core.PodCheckpointOptions{}
+}
+
+// Destroy cleans up resources on shutdown.
+func (r *CheckpointREST) Destroy() {
+	// Given that underlying store is shared with REST,
+	// we don't destroy it here explicitly.
+}
+
+// ConnectMethods returns the methods supported by checkpoint
+func (r *CheckpointREST) ConnectMethods() []string {
+	return checkpointMethods
+}
+
+// NewConnectOptions returns the versioned object that represents checkpoint parameters
+func (r *CheckpointREST) NewConnectOptions() (runtime.Object, bool, string) {
+	return &core.PodCheckpointOptions{}, false, ""
+}
+
+// ProducesMIMETypes returns the MIME types a checkpoint answers with
+func (r *CheckpointREST) ProducesMIMETypes(verb string) []string {
+	return nil
+}
+
+// ProducesObject returns the object a checkpoint answers with
+func (r *CheckpointREST) ProducesObject(verb string) interface{} {
+	return checkpointv1.PodCheckpointResult{}
+}
+
+// Connect returns a handler that checkpoints the container through its kubelet
+func (r *CheckpointREST) Connect(ctx context.Context, name string, opts runtime.Object, responder rest.Responder) (http.Handler, error) {
+	checkpointOpts, ok := opts.(*core.PodCheckpointOptions)
+	if !ok {
+		return nil, fmt.Errorf("invalid options object: %#v", opts)
+	}
+	if errs := validation.ValidatePodCheckpointOptions(checkpointOpts, r.MaxTimeout); len(errs) > 0 {
+		// A query parameter is wrong: 400, with the field errors of Invalid.
+		err := apierrors.NewInvalid(core.Kind("PodCheckpointOptions"), name, errs)
+		err.ErrStatus.Code = http.StatusBadRequest
+		return nil, err
+	}
+	timeout := r.DefaultTimeout
+	if checkpointOpts.TimeoutSeconds != nil {
+		timeout = time.Duration(*checkpointOpts.TimeoutSeconds) * time.Second
+	}
+	target, err := pod.CheckpointLocation(ctx, r.Store, r.KubeletConn, name, checkpointOpts.Container, timeout)
+	if err != nil {
+		return nil, err
+	}
+	return &checkpointHandler{target: target, timeout: timeout, responder: responder}, nil
+}
+
+// checkpointHandler asks one kubelet for one checkpoint and answers with the
+// result or with the kubelet's failure mapped to an API status.
+type checkpointHandler struct {
+	target    *pod.CheckpointTarget
+	timeout   time.Duration
+	responder rest.Responder
+}
+
+func (h *checkpointHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	result, err := h.checkpoint(req.Context())
+	if err != nil {
+		h.responder.Error(err)
+		return
+	}
+	h.responder.Object(http.StatusOK, result)
+}
+
+func (h *checkpointHandler) checkpoint(ctx context.Context) (*checkpointv1.PodCheckpointResult, error) {
+	ctx, cancel := context.WithTimeout(ctx, h.timeout+KubeletGrace)
+	defer cancel()
+	t := h.target
+	nodeName := t.Pod.Spec.NodeName
+
+	kubeletReq, err := http.NewRequestWithContext(ctx, http.MethodPost, t.Location.String(), nil)
+	if err != nil {
+		return nil, apierrors.NewInternalError(err)
+	}
+	start := time.Now()
+	resp, err := (&http.Client{Transport: t.Node.Transport}).Do(kubeletReq)
+	if err != nil {
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return nil, h.timeoutError()
+		}
+		return nil, apierrors.NewServiceUnavailable(fmt.Sprintf("cannot reach the kubelet of node %s: %v", nodeName, err))
+	}
+	defer resp.Body.Close() //nolint:errcheck
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxKubeletResponse))
+	if err != nil {
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return nil, h.timeoutError()
+		}
+		return nil, apierrors.NewServiceUnavailable(fmt.Sprintf("lost the kubelet of node %s while it answered: %v", nodeName, err))
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, h.kubeletError(resp.StatusCode, strings.TrimSpace(string(body)))
+	}
+
+	var answer struct {
+		Items []string `json:"items"`
+	}
+	if err := json.Unmarshal(body, &answer); err != nil || len(answer.Items) == 0 {
+		return nil, apierrors.NewInternalError(fmt.Errorf("the kubelet of node %s answered the checkpoint without an archive path: %q", nodeName, body))
+	}
+	return &checkpointv1.PodCheckpointResult{
+		TypeMeta:       metav1.TypeMeta{APIVersion: checkpointv1.SchemeGroupVersion.String(), Kind: "PodCheckpointResult"},
+		NodeName:       nodeName,
+		HostIP:         t.Pod.Status.HostIP,
+		Namespace:      t.Pod.Namespace,
+		PodName:        t.Pod.Name,
+		PodUID:         string(t.Pod.UID),
+		ContainerName:  t.Container,
+		ArchivePaths:   answer.Items,
+		CheckpointTime: metav1.NewTime(time.Now()),
+		Duration:       metav1.Duration{Duration: time.Since(start)},
+	}, nil
+}
+
+func (h *checkpointHandler) timeoutError() error {
+	t := h.target
+	return apierrors.NewTimeoutError(fmt.Sprintf("the checkpoint of container %s of pod %s/%s did not complete within %s", t.Container, t.Pod.Namespace, t.Pod.Name, h.timeout), 0)
+}
+
+// kubeletError maps a kubelet's refusal to the status a user can act on.
+func (h *checkpointHandler) kubeletError(code int, body string) error {
+	t := h.target
+	nodeName := t.Pod.Spec.NodeName
+	switch {
+	case code == http.StatusNotFound && strings.Contains(body, "does not exist"):
+		// The kubelet answered from its checkpoint handler: the pod or container
+		// is not (or no longer) running there.
+		return apierrors.NewNotFound(core.Resource("pods"), fmt.Sprintf("%s/%s (the kubelet of node %s: %s)", t.Pod.Name, t.Container, nodeName, body))
+	case code == http.StatusNotFound:
+		return &apierrors.StatusError{ErrStatus: metav1.Status{
+			Status:  metav1.StatusFailure,
+			Code:    http.StatusNotImplemented,
+			Reason:  StatusReasonNotImplemented,
+			Message: fmt.Sprintf("node %s does not support checkpointing: its kubelet has no checkpoint endpoint (the kubelet's ContainerCheckpoint feature gate is off, or the kubelet is older than v1.25)", nodeName),
+		}}
+	case code == http.StatusUnauthorized || code == http.StatusForbidden:
+		return apierrors.NewInternalError(fmt.Errorf("the kubelet of node %s refused the apiserver (HTTP %d: %s): the apiserver's kubelet client identity needs the create verb on nodes/checkpoint, which the ClusterRole system:kubelet-api-admin grants", nodeName, code, body))
+	case strings.Contains(body, "DeadlineExceeded") || strings.Contains(body, "deadline exceeded"):
+		return h.timeoutError()
+	default:
+		return apierrors.NewInternalError(fmt.Errorf("the container runtime of node %s could not checkpoint container %s (kubelet HTTP %d): %s", nodeName, t.Container, code, body))
+	}
+}
+
+// StatusReasonNotImplemented is the reason of a checkpoint refused because
+// the pod's node cannot checkpoint.
+const StatusReasonNotImplemented metav1.StatusReason = "NotImplemented"
