@@ -22,6 +22,7 @@ import (
 	apirequest "k8s.io/apiserver/pkg/endpoints/request"
 	genericapiserver "k8s.io/apiserver/pkg/server"
 	"k8s.io/kube-openapi/pkg/common"
+	"k8s.io/kube-openapi/pkg/validation/spec"
 	"k8s.io/kubernetes/cmd/kube-apiserver/app"
 
 	generatedopenapi "github.com/kube-checkpoint/kubernetes/pkg/generated/openapi"
@@ -42,7 +43,16 @@ func addCheckpointToConfig(c *app.Config) {
 	}
 	generic := c.KubeAPIs.ControlPlane.Generic
 	generic.OpenAPIConfig.GetDefinitions = withCheckpointDefinitions(generic.OpenAPIConfig.GetDefinitions)
-	generic.OpenAPIV3Config.GetDefinitions = withCheckpointDefinitions(generic.OpenAPIV3Config.GetDefinitions)
+	v3 := generic.OpenAPIV3Config
+	v3.GetDefinitions = withCheckpointDefinitions(v3.GetDefinitions)
+	if v3.Definitions != nil {
+		// genericapiserver.DefaultOpenAPIV3Config resolved the models once,
+		// with references into #/components/schemas; resolve ours the same way.
+		addMissingDefinitions(v3.Definitions, generatedopenapi.GetOpenAPIDefinitions(func(name string) spec.Ref {
+			defName, _ := v3.GetDefinitionName(name)
+			return spec.MustCreateRef("#/components/schemas/" + common.EscapeJsonPointer(defName))
+		}))
+	}
 }
 
 // withCheckpointLongRunning marks pods/checkpoint long-running: a checkpoint is
@@ -67,11 +77,15 @@ func isCheckpointRequest(requestInfo *apirequest.RequestInfo) bool {
 func withCheckpointDefinitions(upstream common.GetOpenAPIDefinitions) common.GetOpenAPIDefinitions {
 	return func(ref common.ReferenceCallback) map[string]common.OpenAPIDefinition {
 		defs := upstream(ref)
-		for name, def := range generatedopenapi.GetOpenAPIDefinitions(ref) {
-			if _, ok := defs[name]; !ok {
-				defs[name] = def
-			}
-		}
+		addMissingDefinitions(defs, generatedopenapi.GetOpenAPIDefinitions(ref))
 		return defs
+	}
+}
+
+func addMissingDefinitions(defs, ours map[string]common.OpenAPIDefinition) {
+	for name, def := range ours {
+		if _, ok := defs[name]; !ok {
+			defs[name] = def
+		}
 	}
 }

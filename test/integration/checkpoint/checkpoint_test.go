@@ -1,0 +1,251 @@
+/*
+Copyright The kube-checkpoint Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package checkpoint
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+
+	checkpointv1 "github.com/kube-checkpoint/client-go/api/core/v1"
+	"github.com/kube-checkpoint/kubernetes/test/integration/framework"
+)
+
+func TestCheckpointSucceeds(t *testing.T) {
+	ns := newNamespace(t)
+	pod := createPod(t, ns, singlePod("web", nodeName))
+	kubelet.SetHandler(kubeletArchive)
+	kubelet.Requests()
+
+	before := time.Now().Add(-time.Second)
+	result, err := checkpoint(server.Admin, ns, "web", nil)
+	if err != nil {
+		t.Fatalf("checkpoint: %v", err)
+	}
+	want := checkpointv1.PodCheckpointResult{
+		NodeName:      nodeName,
+		HostIP:        "127.0.0.1",
+		Namespace:     ns,
+		PodName:       "web",
+		PodUID:        string(pod.UID),
+		ContainerName: "app",
+		ArchivePaths:  []string{"/var/lib/kubelet/checkpoints/checkpoint-web_" + ns + "-app-2026-11-27T03:00:00Z.tar"},
+	}
+	got := *result
+	got.TypeMeta, got.CheckpointTime, got.Duration = metav1.TypeMeta{}, metav1.Time{}, metav1.Duration{}
+	if got.NodeName != want.NodeName || got.HostIP != want.HostIP || got.Namespace != want.Namespace || got.PodName != want.PodName ||
+		got.PodUID != want.PodUID || got.ContainerName != want.ContainerName || strings.Join(got.ArchivePaths, ",") != strings.Join(want.ArchivePaths, ",") {
+		t.Errorf("result:\n got %+v\nwant %+v", got, want)
+	}
+	if result.CheckpointTime.Time.Before(before) || result.Duration.Duration <= 0 {
+		t.Errorf("checkpointTime %v, duration %v", result.CheckpointTime, result.Duration)
+	}
+
+	// The apiserver called the kubelet with its own kubelet client identity
+	// and the server's default timeout.
+	requests := kubelet.Requests()
+	wantReq := framework.KubeletRequest{Method: "POST", Path: "/checkpoint/" + ns + "/web/app", RawQuery: "timeout=120", ClientCN: framework.KubeletClientUser}
+	if len(requests) != 1 || requests[0] != wantReq {
+		t.Errorf("kubelet saw %+v, want [%+v]", requests, wantReq)
+	}
+
+	// An explicit container and timeout reach the kubelet as they are.
+	if _, err := checkpoint(server.Admin, ns, "web", &checkpointv1.PodCheckpointOptions{Container: "app", TimeoutSeconds: ptr.To[int64](7)}); err != nil {
+		t.Fatal(err)
+	}
+	if requests := kubelet.Requests(); len(requests) != 1 || requests[0].RawQuery != "timeout=7" {
+		t.Errorf("kubelet saw %+v, want timeout=7", requests)
+	}
+}
+
+// TestCheckpointBadRequests covers every row of the error table that the
+// apiserver decides without asking the kubelet.
+func TestCheckpointBadRequests(t *testing.T) {
+	ns := newNamespace(t)
+	createPod(t, ns, singlePod("web", nodeName))
+	createPod(t, ns, podSpec{name: "unbound", order: []string{"app"}})
+	createPod(t, ns, podSpec{name: "pending", node: nodeName, phase: corev1.PodPending, order: []string{"app"},
+		containers: map[string]corev1.ContainerState{"app": {Waiting: &corev1.ContainerStateWaiting{Reason: "ContainerCreating"}}}})
+	createPod(t, ns, podSpec{name: "succeeded", node: nodeName, phase: corev1.PodSucceeded,
+		order: []string{"app"}, containers: map[string]corev1.ContainerState{"app": completed}})
+	createPod(t, ns, podSpec{
+		name: "multi", node: nodeName, phase: corev1.PodRunning,
+		order:          []string{"app", "helper"},
+		containers:     map[string]corev1.ContainerState{"app": running, "helper": crashing},
+		initOrder:      []string{"setup", "proxy"},
+		initContainers: map[string]corev1.ContainerState{"setup": completed, "proxy": running},
+		sidecars:       map[string]bool{"proxy": true},
+	})
+	kubelet.SetHandler(kubeletArchive)
+	kubelet.Requests()
+
+	for _, tc := range []struct {
+		name, pod, query string
+		code             int
+		message          string
+	}{
+		{"pod missing", "nope", "", 404, `pods "nope" not found`},
+		{"pod not bound", "unbound", "", 400, "pod unbound is not bound to a node yet: only a running pod can be checkpointed"},
+		{"pod pending", "pending", "", 400, "pod pending is Pending: only a running pod can be checkpointed"},
+		{"pod succeeded", "succeeded", "", 400, "pod succeeded is Succeeded: only a running pod can be checkpointed"},
+		{"unknown container", "web", "container=nope", 400, "container nope is not valid for pod web, choose one of: [app]"},
+		{"container not running", "multi", "container=helper", 400, "container helper of pod multi is waiting (CrashLoopBackOff): only a running container can be checkpointed, choose one of: [app proxy]"},
+		{"completed init container", "multi", "container=setup", 400, "container setup of pod multi is terminated (Completed): only a running container can be checkpointed, choose one of: [app proxy]"},
+		{"several containers, none named", "multi", "", 400, "a container name must be specified for pod multi, choose one of: [app proxy]"},
+		{"negative timeout", "web", "timeoutSeconds=-1", 400, `PodCheckpointOptions "web" is invalid: timeoutSeconds: Invalid value: -1: must be greater than 0`},
+		{"zero timeout", "web", "timeoutSeconds=0", 400, `PodCheckpointOptions "web" is invalid: timeoutSeconds: Invalid value: 0: must be greater than 0`},
+		{"timeout not a number", "web", "timeoutSeconds=abc", 400, `timeoutSeconds: Invalid value: "abc": must be a whole number of seconds`},
+		{"timeout above the cap", "web", "timeoutSeconds=1801", 400, `PodCheckpointOptions "web" is invalid: timeoutSeconds: Invalid value: 1801: must be at most 1800 (kube-apiserver --checkpoint-max-timeout)`},
+		{"container name that cannot exist", "web", "container=Bad_Name", 400, `PodCheckpointOptions "web" is invalid: container: Invalid value: "Bad_Name": a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, err := checkpointQuery(t, server.Admin, ns, tc.pod, tc.query)
+			if code != tc.code || err == nil || err.Error() != tc.message {
+				t.Errorf("got %d %v\nwant %d %s", code, err, tc.code, tc.message)
+			}
+		})
+	}
+	if requests := kubelet.Requests(); len(requests) != 0 {
+		t.Errorf("refused requests reached the kubelet: %+v", requests)
+	}
+
+	// The sidecar and a named regular container can be checkpointed.
+	for _, c := range []string{"proxy", "app"} {
+		if result, err := checkpoint(server.Admin, ns, "multi", &checkpointv1.PodCheckpointOptions{Container: c}); err != nil || result.ContainerName != c {
+			t.Errorf("checkpoint of %s: %+v %v", c, result, err)
+		}
+	}
+}
+
+// TestCheckpointKubeletOutcomes maps every answer of the kubelet.
+func TestCheckpointKubeletOutcomes(t *testing.T) {
+	ns := newNamespace(t)
+	createPod(t, ns, singlePod("web", nodeName))
+	createPod(t, ns, singlePod("stranded", deadNodeName))
+
+	for _, tc := range []struct {
+		name    string
+		pod     string
+		query   string
+		kubelet http.HandlerFunc
+		code    int
+		message string
+	}{
+		{
+			name: "kubelet without the checkpoint endpoint", pod: "web",
+			kubelet: kubeletAnswers(404, "404 page not found"),
+			code:    501, message: "node node1 does not support checkpointing: its kubelet has no checkpoint endpoint (the kubelet's ContainerCheckpoint feature gate is off, or the kubelet is older than v1.25)",
+		},
+		{
+			name: "kubelet does not know the container", pod: "web",
+			kubelet: kubeletAnswers(404, "container app does not exist"),
+			code:    404, message: `pods "web/app (the kubelet of node node1: container app does not exist)" not found`,
+		},
+		{
+			name: "kubelet refuses the apiserver", pod: "web",
+			kubelet: kubeletAnswers(403, "Forbidden (user=kube-apiserver-kubelet-client, verb=create, resource=nodes, subresource(s)=[checkpoint])"),
+			code:    500, message: "Internal error occurred: the kubelet of node node1 refused the apiserver (HTTP 403: Forbidden (user=kube-apiserver-kubelet-client, verb=create, resource=nodes, subresource(s)=[checkpoint])): the apiserver's kubelet client identity needs the create verb on nodes/checkpoint, which the ClusterRole system:kubelet-api-admin grants",
+		},
+		{
+			name: "runtime cannot checkpoint", pod: "web",
+			kubelet: kubeletAnswers(500, "checkpointing of ns/web/app failed (rpc error: code = Unknown desc = CRIU version check failed: CRIU version 31700 must be at least 40200)"),
+			code:    500, message: "Internal error occurred: the container runtime of node node1 could not checkpoint container app (kubelet HTTP 500): checkpointing of ns/web/app failed (rpc error: code = Unknown desc = CRIU version check failed: CRIU version 31700 must be at least 40200)",
+		},
+		{
+			name: "runtime timed out", pod: "web", query: "timeoutSeconds=3",
+			kubelet: kubeletAnswers(500, "checkpointing of ns/web/app failed (rpc error: code = DeadlineExceeded desc = context deadline exceeded)"),
+			code:    504, message: "Timeout: the checkpoint of container app of pod " + ns + "/web did not complete within 3s",
+		},
+		{
+			name: "kubelet hangs past the timeout", pod: "web", query: "timeoutSeconds=1",
+			kubelet: func(w http.ResponseWriter, r *http.Request) {
+				select {
+				case <-r.Context().Done():
+				case <-time.After(time.Minute):
+				}
+			},
+			code: 504, message: "Timeout: the checkpoint of container app of pod " + ns + "/web did not complete within 1s",
+		},
+		{
+			name: "kubelet answers nonsense", pod: "web",
+			kubelet: kubeletAnswers(200, "<html>"),
+			code:    500, message: `Internal error occurred: the kubelet of node node1 answered the checkpoint without an archive path: "<html>"`,
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			kubelet.SetHandler(tc.kubelet)
+			code, err := checkpointQuery(t, server.Admin, ns, tc.pod, tc.query)
+			if code != tc.code || err == nil || err.Error() != tc.message {
+				t.Errorf("got %d %v\nwant %d %s", code, err, tc.code, tc.message)
+			}
+		})
+	}
+
+	t.Run("kubelet down", func(t *testing.T) {
+		start := time.Now()
+		code, err := checkpointQuery(t, server.Admin, ns, "stranded", "")
+		if code != 503 || err == nil || !strings.HasPrefix(err.Error(), "cannot reach the kubelet of node deadnode: ") || !strings.Contains(err.Error(), "connection refused") {
+			t.Errorf("got %d %v, want 503 cannot reach the kubelet of node deadnode: ... connection refused", code, err)
+		}
+		if elapsed := time.Since(start); elapsed > 10*time.Second {
+			t.Errorf("a down kubelet took %s to report", elapsed)
+		}
+	})
+}
+
+// TestCheckpointIsLongRunning checkpoints for longer than --request-timeout.
+func TestCheckpointIsLongRunning(t *testing.T) {
+	ns := newNamespace(t)
+	createPod(t, ns, singlePod("web", nodeName))
+	slow := requestTimeout + 2*time.Second
+	kubelet.SetHandler(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(slow)
+		kubeletArchive(w, r)
+	})
+	result, err := checkpoint(server.Admin, ns, "web", &checkpointv1.PodCheckpointOptions{TimeoutSeconds: ptr.To[int64](30)})
+	if err != nil {
+		t.Fatalf("a checkpoint of %s under --request-timeout=%s: %v", slow, requestTimeout, err)
+	}
+	if result.Duration.Duration < slow {
+		t.Errorf("duration %s, want at least %s", result.Duration.Duration, slow)
+	}
+}
+
+func TestCheckpointDefaultAdmissionLetsConnectThrough(t *testing.T) {
+	// PodSecurity decodes pod subresources it does not know as Pods: in an
+	// enforcing namespace it must still let the checkpoint through.
+	ns := newNamespace(t)
+	createPod(t, ns, singlePod("web", nodeName))
+	nsObj, err := admin.CoreV1().Namespaces().Get(context.Background(), ns, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nsObj.Labels["pod-security.kubernetes.io/enforce"] = "restricted"
+	if _, err := admin.CoreV1().Namespaces().Update(context.Background(), nsObj, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	kubelet.SetHandler(kubeletArchive)
+	if _, err := checkpoint(server.Admin, ns, "web", nil); err != nil {
+		t.Fatalf("checkpoint in a restricted namespace: %v", err)
+	}
+}
