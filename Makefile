@@ -6,7 +6,7 @@ BIN := $(OUT)/bin
 GIT_COMMIT := $(shell git rev-parse --verify -q HEAD 2>/dev/null || echo unknown)
 GIT_SHORT := $(shell git rev-parse --verify -q --short HEAD 2>/dev/null || echo unknown)
 GIT_TREE_STATE := $(shell test -z "$$(git status --porcelain 2>/dev/null)" && echo clean || echo dirty)
-BUILD_DATE := $(shell date -u +'%Y-%m-%dT%H:%M:%SZ')
+BUILD_DATE := $(shell TZ=UTC git show -s --format=%cd --date=format-local:'%Y-%m-%dT%H:%M:%SZ' HEAD 2>/dev/null || echo 1970-01-01T00:00:00Z)
 VERSION_PKG := k8s.io/component-base/version
 # The patched binaries say they are v1.37.2 with this project's commit as build
 # metadata, so version-skew logic treats them as v1.37.2.
@@ -42,9 +42,14 @@ verify:
 	hack/verify-codegen.sh
 	hack/verify-gofmt.sh
 	go vet ./pkg/... ./cmd/... ./plugin/... ./test/...
+	cd staging/src/github.com/kube-checkpoint/client-go && go vet ./...
 
 ## test: everything CI runs, on a bare machine.
-test: verify test-unit test-integration
+test:
+	@hack/phase.sh build $(MAKE) --no-print-directory test-binaries
+	@hack/phase.sh verify $(MAKE) --no-print-directory verify
+	@hack/phase.sh unit $(MAKE) --no-print-directory test-unit
+	@hack/phase.sh integration $(MAKE) --no-print-directory test-integration
 
 test-unit:
 	go test ./pkg/... ./plugin/... ./cmd/...

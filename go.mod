@@ -209,5 +209,6 @@ tool (
 	k8s.io/code-generator/cmd/deepcopy-gen
 	k8s.io/code-generator/cmd/defaulter-gen
 	k8s.io/kube-openapi/cmd/openapi-gen
+	k8s.io/kubernetes/cmd/genswaggertypedocs
 	k8s.io/kubernetes/cmd/kube-apiserver
 )

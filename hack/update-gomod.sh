@@ -13,13 +13,22 @@ STAGING_VERSION="v0.${KUBE_VERSION#v1.}"
 modfile=$(go mod download -json "k8s.io/kubernetes@${KUBE_VERSION}" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')
 [[ -f "${modfile}" ]] || { echo "cannot download k8s.io/kubernetes@${KUBE_VERSION}" >&2; exit 1; }
 
-# Drop the previously generated block, then append a fresh one.
-sed -i '/^\/\/ BEGIN generated staging replaces/,/^\/\/ END generated staging replaces/d' go.mod
-{
+block=$(
 	echo "// BEGIN generated staging replaces (hack/update-gomod.sh from k8s.io/kubernetes@${KUBE_VERSION})"
 	echo "replace ("
 	sed -n 's#^\t\(k8s.io/[a-z0-9-]*\) => ./staging/src/k8s.io/.*#\t\1 => \1 '"${STAGING_VERSION}"'#p' "${modfile}"
 	echo ")"
 	echo "// END generated staging replaces"
-} >> go.mod
+)
+# Replace the previously generated block where it stands, or append one.
+if grep -q '^// BEGIN generated staging replaces' go.mod; then
+	BLOCK="${block}" awk '
+		/^\/\/ BEGIN generated staging replaces/ { print ENVIRON["BLOCK"]; skip = 1; next }
+		/^\/\/ END generated staging replaces/ { skip = 0; next }
+		!skip { print }
+	' go.mod > go.mod.new
+	mv go.mod.new go.mod
+else
+	printf '\n%s\n' "${block}" >> go.mod
+fi
 go mod edit -fmt

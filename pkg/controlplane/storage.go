@@ -19,9 +19,9 @@ package controlplane
 import (
 	"fmt"
 
+	"k8s.io/apiserver/pkg/registry/generic"
 	genericapiserver "k8s.io/apiserver/pkg/server"
 	serverstorage "k8s.io/apiserver/pkg/server/storage"
-	"k8s.io/apiserver/pkg/registry/generic"
 	controlplaneapiserver "k8s.io/kubernetes/pkg/controlplane/apiserver"
 	upstreampodrest "k8s.io/kubernetes/pkg/registry/core/pod/rest"
 

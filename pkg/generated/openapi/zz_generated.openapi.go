@@ -108,7 +108,7 @@ func schema_client_go_api_core_v1_PodCheckpointOptions(ref common.ReferenceCallb
 					},
 					"container": {
 						SchemaProps: spec.SchemaProps{
-							Description: "Container is the container to checkpoint. It may be omitted when the pod has exactly one container that can be checkpointed.",
+							Description: "Container is the container to checkpoint: a container, a restartable init (sidecar) container or an ephemeral container of the pod, running. It may be omitted when the pod has exactly one container.",
 							Type:        []string{"string"},
 							Format:      "",
 						},
@@ -218,18 +218,20 @@ func schema_client_go_api_core_v1_PodCheckpointResult(ref common.ReferenceCallba
 							Ref:         ref(metav1.Time{}.OpenAPIModelName()),
 						},
 					},
-					"duration": {
+					"durationMilliseconds": {
 						SchemaProps: spec.SchemaProps{
-							Description: "Duration is how long the kubelet took to write the checkpoint.",
-							Ref:         ref(metav1.Duration{}.OpenAPIModelName()),
+							Description: "DurationMilliseconds is how long the kubelet took to write the checkpoint.",
+							Default:     0,
+							Type:        []string{"integer"},
+							Format:      "int64",
 						},
 					},
 				},
-				Required: []string{"nodeName", "namespace", "podName", "containerName", "archivePaths", "checkpointTime", "duration"},
+				Required: []string{"nodeName", "namespace", "podName", "containerName", "archivePaths", "checkpointTime", "durationMilliseconds"},
 			},
 		},
 		Dependencies: []string{
-			metav1.Duration{}.OpenAPIModelName(), metav1.Time{}.OpenAPIModelName()},
+			metav1.Time{}.OpenAPIModelName()},
 	}
 }
 

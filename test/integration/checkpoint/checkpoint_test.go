@@ -52,13 +52,13 @@ func TestCheckpointSucceeds(t *testing.T) {
 		ArchivePaths:  []string{"/var/lib/kubelet/checkpoints/checkpoint-web_" + ns + "-app-2026-11-27T03:00:00Z.tar"},
 	}
 	got := *result
-	got.TypeMeta, got.CheckpointTime, got.Duration = metav1.TypeMeta{}, metav1.Time{}, metav1.Duration{}
+	got.TypeMeta, got.CheckpointTime, got.DurationMilliseconds = metav1.TypeMeta{}, metav1.Time{}, 0
 	if got.NodeName != want.NodeName || got.HostIP != want.HostIP || got.Namespace != want.Namespace || got.PodName != want.PodName ||
 		got.PodUID != want.PodUID || got.ContainerName != want.ContainerName || strings.Join(got.ArchivePaths, ",") != strings.Join(want.ArchivePaths, ",") {
 		t.Errorf("result:\n got %+v\nwant %+v", got, want)
 	}
-	if result.CheckpointTime.Time.Before(before) || result.Duration.Duration <= 0 {
-		t.Errorf("checkpointTime %v, duration %v", result.CheckpointTime, result.Duration)
+	if result.CheckpointTime.Time.Before(before) || result.DurationMilliseconds < 0 {
+		t.Errorf("checkpointTime %v, durationMilliseconds %v", result.CheckpointTime, result.DurationMilliseconds)
 	}
 
 	// The apiserver called the kubelet with its own kubelet client identity
@@ -226,8 +226,8 @@ func TestCheckpointIsLongRunning(t *testing.T) {
 	if err != nil {
 		t.Fatalf("a checkpoint of %s under --request-timeout=%s: %v", slow, requestTimeout, err)
 	}
-	if result.Duration.Duration < slow {
-		t.Errorf("duration %s, want at least %s", result.Duration.Duration, slow)
+	if result.DurationMilliseconds < slow.Milliseconds() {
+		t.Errorf("duration %dms, want at least %s", result.DurationMilliseconds, slow)
 	}
 }
 

@@ -176,16 +176,16 @@ func (h *checkpointHandler) checkpoint(ctx context.Context) (*checkpointv1.PodCh
 		return nil, apierrors.NewInternalError(fmt.Errorf("the kubelet of node %s answered the checkpoint without an archive path: %q", nodeName, body))
 	}
 	return &checkpointv1.PodCheckpointResult{
-		TypeMeta:       metav1.TypeMeta{APIVersion: checkpointv1.SchemeGroupVersion.String(), Kind: "PodCheckpointResult"},
-		NodeName:       nodeName,
-		HostIP:         t.Pod.Status.HostIP,
-		Namespace:      t.Pod.Namespace,
-		PodName:        t.Pod.Name,
-		PodUID:         string(t.Pod.UID),
-		ContainerName:  t.Container,
-		ArchivePaths:   answer.Items,
-		CheckpointTime: metav1.NewTime(time.Now()),
-		Duration:       metav1.Duration{Duration: time.Since(start)},
+		TypeMeta:             metav1.TypeMeta{APIVersion: checkpointv1.SchemeGroupVersion.String(), Kind: "PodCheckpointResult"},
+		NodeName:             nodeName,
+		HostIP:               t.Pod.Status.HostIP,
+		Namespace:            t.Pod.Namespace,
+		PodName:              t.Pod.Name,
+		PodUID:               string(t.Pod.UID),
+		ContainerName:        t.Container,
+		ArchivePaths:         answer.Items,
+		CheckpointTime:       metav1.NewTime(time.Now()),
+		DurationMilliseconds: time.Since(start).Milliseconds(),
 	}, nil
 }
 

@@ -29,8 +29,9 @@ import (
 type PodCheckpointOptions struct {
 	metav1.TypeMeta `json:",inline"`
 
-	// Container is the container to checkpoint. It may be omitted when the
-	// pod has exactly one container that can be checkpointed.
+	// Container is the container to checkpoint: a container, a restartable
+	// init (sidecar) container or an ephemeral container of the pod, running.
+	// It may be omitted when the pod has exactly one container.
 	// +optional
 	Container string `json:"container,omitempty" protobuf:"bytes,1,opt,name=container"`
 
@@ -78,6 +79,6 @@ type PodCheckpointResult struct {
 	// CheckpointTime is when the checkpoint completed.
 	CheckpointTime metav1.Time `json:"checkpointTime" protobuf:"bytes,8,opt,name=checkpointTime"`
 
-	// Duration is how long the kubelet took to write the checkpoint.
-	Duration metav1.Duration `json:"duration" protobuf:"bytes,9,opt,name=duration"`
+	// DurationMilliseconds is how long the kubelet took to write the checkpoint.
+	DurationMilliseconds int64 `json:"durationMilliseconds" protobuf:"varint,9,opt,name=durationMilliseconds"`
 }

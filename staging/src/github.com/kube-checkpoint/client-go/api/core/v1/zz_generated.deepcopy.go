@@ -65,7 +65,6 @@ func (in *PodCheckpointResult) DeepCopyInto(out *PodCheckpointResult) {
 		copy(*out, *in)
 	}
 	in.CheckpointTime.DeepCopyInto(&out.CheckpointTime)
-	out.Duration = in.Duration
 	return
 }
 

@@ -32,7 +32,7 @@ import (
 	typedv1 "github.com/kube-checkpoint/client-go/kubernetes/typed/core/v1"
 )
 
-const okBody = `{"kind":"PodCheckpointResult","apiVersion":"v1","nodeName":"node1","hostIP":"10.213.0.2","namespace":"default","podName":"web","containerName":"app","archivePaths":["/var/lib/kubelet/checkpoints/a.tar"],"checkpointTime":"2026-11-27T03:00:00Z","duration":"1.5s"}`
+const okBody = `{"kind":"PodCheckpointResult","apiVersion":"v1","nodeName":"node1","hostIP":"10.213.0.2","namespace":"default","podName":"web","containerName":"app","archivePaths":["/var/lib/kubelet/checkpoints/a.tar"],"checkpointTime":"2026-11-27T03:00:00Z","durationMilliseconds":1500}`
 
 const notFoundBody = `{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"pods \"web\" not found","reason":"NotFound","details":{"name":"web","kind":"pods"},"code":404}`
 
@@ -77,7 +77,7 @@ func TestCheckpoint(t *testing.T) {
 			if got := seen.Header.Get("Accept"); got != "application/json" {
 				t.Errorf("Accept: %q", got)
 			}
-			if result.NodeName != "node1" || result.ContainerName != "app" || len(result.ArchivePaths) != 1 || result.Duration.Seconds() != 1.5 {
+			if result.NodeName != "node1" || result.ContainerName != "app" || len(result.ArchivePaths) != 1 || result.DurationMilliseconds != 1500 {
 				t.Errorf("result: %+v", result)
 			}
 		})

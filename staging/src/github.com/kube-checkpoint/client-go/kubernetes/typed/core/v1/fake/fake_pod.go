@@ -32,8 +32,8 @@ import (
 	"k8s.io/client-go/testing"
 
 	checkpointv1 "github.com/kube-checkpoint/client-go/api/core/v1"
-	typedv1 "github.com/kube-checkpoint/client-go/kubernetes/typed/core/v1"
 	"github.com/kube-checkpoint/client-go/kubernetes/scheme"
+	typedv1 "github.com/kube-checkpoint/client-go/kubernetes/typed/core/v1"
 )
 
 var podsResource = corev1.SchemeGroupVersion.WithResource("pods")

@@ -1,0 +1,211 @@
+/*
+Copyright The kube-checkpoint Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package rest
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"testing"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
+	api "k8s.io/kubernetes/pkg/apis/core"
+	"k8s.io/kubernetes/pkg/kubelet/client"
+	"k8s.io/utils/ptr"
+
+	checkpointv1 "github.com/kube-checkpoint/client-go/api/core/v1"
+	"github.com/kube-checkpoint/kubernetes/pkg/apis/core"
+)
+
+type podGetter map[string]*api.Pod
+
+func (g podGetter) Get(ctx context.Context, name string, _ *metav1.GetOptions) (runtime.Object, error) {
+	if pod, ok := g[name]; ok {
+		return pod, nil
+	}
+	return nil, apierrors.NewNotFound(api.Resource("pods"), name)
+}
+
+type kubeletConn struct{ info *client.ConnectionInfo }
+
+func (k kubeletConn) GetConnectionInfo(context.Context, types.NodeName) (*client.ConnectionInfo, error) {
+	return k.info, nil
+}
+
+type recorder struct {
+	code int
+	obj  runtime.Object
+	err  error
+}
+
+func (r *recorder) Object(code int, obj runtime.Object) { r.code, r.obj = code, obj }
+func (r *recorder) Error(err error)                     { r.err = err }
+
+func runningPod() *api.Pod {
+	return &api.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "default", UID: "uid-1"},
+		Spec:       api.PodSpec{NodeName: "node1", Containers: []api.Container{{Name: "app"}}},
+		Status: api.PodStatus{Phase: api.PodRunning, HostIP: "10.213.0.2", ContainerStatuses: []api.ContainerStatus{
+			{Name: "app", State: api.ContainerState{Running: &api.ContainerStateRunning{}}},
+		}},
+	}
+}
+
+// kubelet serves h over TLS on loopback and returns the connection the
+// apiserver would use.
+func kubelet(t *testing.T, h http.HandlerFunc) kubeletConn {
+	t.Helper()
+	s := httptest.NewTLSServer(h)
+	t.Cleanup(s.Close)
+	u, _ := url.Parse(s.URL)
+	host, port, _ := net.SplitHostPort(u.Host)
+	return kubeletConn{&client.ConnectionInfo{Scheme: "https", Hostname: host, Port: port, Transport: s.Client().Transport}}
+}
+
+func connect(t *testing.T, r *CheckpointREST, opts *core.PodCheckpointOptions) *recorder {
+	t.Helper()
+	rec := &recorder{}
+	ctx := genericapirequest.WithNamespace(context.Background(), "default")
+	h, err := r.Connect(ctx, "web", opts, rec)
+	if err != nil {
+		rec.err = err
+		return rec
+	}
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodPost, "/api/v1/namespaces/default/pods/web/checkpoint", nil))
+	return rec
+}
+
+func TestCheckpointKubeletAnswers(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		code    int
+		body    string
+		hang    bool
+		want    int32
+		message string
+	}{
+		{name: "archive written", code: 200, body: `{"items":["/var/lib/kubelet/checkpoints/a.tar"]}`},
+		{name: "no checkpoint endpoint", code: 404, body: "404 page not found", want: 501,
+			message: "node node1 does not support checkpointing: its kubelet has no checkpoint endpoint (the kubelet's ContainerCheckpoint feature gate is off, or the kubelet is older than v1.25)"},
+		{name: "container unknown to the kubelet", code: 404, body: "container app does not exist", want: 404,
+			message: `pods "web/app (the kubelet of node node1: container app does not exist)" not found`},
+		{name: "kubelet forbids", code: 403, body: "Forbidden", want: 500,
+			message: "Internal error occurred: the kubelet of node node1 refused the apiserver (HTTP 403: Forbidden): the apiserver's kubelet client identity needs the create verb on nodes/checkpoint, which the ClusterRole system:kubelet-api-admin grants"},
+		{name: "kubelet does not know the apiserver", code: 401, body: "Unauthorized", want: 500,
+			message: "Internal error occurred: the kubelet of node node1 refused the apiserver (HTTP 401: Unauthorized): the apiserver's kubelet client identity needs the create verb on nodes/checkpoint, which the ClusterRole system:kubelet-api-admin grants"},
+		{name: "runtime lacks the RPC", code: 500, body: "checkpointing of default/web/app failed (rpc error: code = Unimplemented desc = unknown method CheckpointContainer)", want: 500,
+			message: "Internal error occurred: the container runtime of node node1 could not checkpoint container app (kubelet HTTP 500): checkpointing of default/web/app failed (rpc error: code = Unimplemented desc = unknown method CheckpointContainer)"},
+		{name: "runtime deadline", code: 500, body: "checkpointing of default/web/app failed (rpc error: code = DeadlineExceeded desc = context deadline exceeded)", want: 504,
+			message: "Timeout: the checkpoint of container app of pod default/web did not complete within 1s"},
+		{name: "kubelet hangs", hang: true, want: 504,
+			message: "Timeout: the checkpoint of container app of pod default/web did not complete within 1s"},
+		{name: "empty answer", code: 200, body: `{"items":[]}`, want: 500,
+			message: `Internal error occurred: the kubelet of node node1 answered the checkpoint without an archive path: "{\"items\":[]}"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var seen *http.Request
+			conn := kubelet(t, func(w http.ResponseWriter, r *http.Request) {
+				seen = r
+				if tc.hang {
+					<-r.Context().Done()
+					return
+				}
+				w.WriteHeader(tc.code)
+				_, _ = w.Write([]byte(tc.body))
+			})
+			r := &CheckpointREST{Store: podGetter{"web": runningPod()}, KubeletConn: conn, DefaultTimeout: time.Minute, MaxTimeout: time.Hour}
+			start := time.Now()
+			rec := connect(t, r, &core.PodCheckpointOptions{TimeoutSeconds: ptr.To[int64](1)})
+			if seen == nil || seen.Method != http.MethodPost || seen.URL.Path != "/checkpoint/default/web/app" || seen.URL.RawQuery != "timeout=1" {
+				t.Fatalf("kubelet saw %+v", seen)
+			}
+			if tc.want == 0 {
+				result, ok := rec.obj.(*checkpointv1.PodCheckpointResult)
+				if rec.err != nil || rec.code != 200 || !ok {
+					t.Fatalf("got %d %v %v", rec.code, rec.obj, rec.err)
+				}
+				if result.NodeName != "node1" || result.HostIP != "10.213.0.2" || result.PodUID != "uid-1" || result.ContainerName != "app" || result.ArchivePaths[0] != "/var/lib/kubelet/checkpoints/a.tar" || result.Kind != "PodCheckpointResult" {
+					t.Errorf("result %+v", result)
+				}
+				return
+			}
+			status, ok := rec.err.(apierrors.APIStatus)
+			if !ok || status.Status().Code != tc.want || rec.err.Error() != tc.message {
+				t.Errorf("got %v\nwant %d %s", rec.err, tc.want, tc.message)
+			}
+			if tc.hang {
+				if elapsed := time.Since(start); elapsed < time.Second+KubeletGrace || elapsed > time.Second+KubeletGrace+2*time.Second {
+					t.Errorf("gave up after %s, want %s", elapsed, time.Second+KubeletGrace)
+				}
+			}
+		})
+	}
+}
+
+func TestCheckpointKubeletUnreachable(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, port, _ := net.SplitHostPort(l.Addr().String())
+	_ = l.Close()
+	conn := kubeletConn{&client.ConnectionInfo{Scheme: "https", Hostname: "127.0.0.1", Port: port, Transport: http.DefaultTransport}}
+	r := &CheckpointREST{Store: podGetter{"web": runningPod()}, KubeletConn: conn, DefaultTimeout: time.Minute, MaxTimeout: time.Hour}
+	rec := connect(t, r, &core.PodCheckpointOptions{})
+	if !apierrors.IsServiceUnavailable(rec.err) {
+		t.Errorf("got %v, want 503", rec.err)
+	}
+}
+
+func TestCheckpointRefusedBeforeTheKubelet(t *testing.T) {
+	called := false
+	conn := kubelet(t, func(http.ResponseWriter, *http.Request) { called = true })
+	notRunning := runningPod()
+	notRunning.Status.ContainerStatuses[0].State = api.ContainerState{Terminated: &api.ContainerStateTerminated{Reason: "OOMKilled"}}
+	for _, tc := range []struct {
+		name    string
+		pods    podGetter
+		opts    core.PodCheckpointOptions
+		want    int32
+		message string
+	}{
+		{"pod missing", podGetter{}, core.PodCheckpointOptions{}, 404, `pods "web" not found`},
+		{"timeout above the cap", podGetter{"web": runningPod()}, core.PodCheckpointOptions{TimeoutSeconds: ptr.To[int64](3601)}, 400,
+			`PodCheckpointOptions "web" is invalid: timeoutSeconds: Invalid value: 3601: must be at most 3600 (kube-apiserver --checkpoint-max-timeout)`},
+		{"container not running", podGetter{"web": notRunning}, core.PodCheckpointOptions{}, 400,
+			"container app of pod web is terminated (OOMKilled): only a running container can be checkpointed, choose one of: [] (no container of the pod is running)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := &CheckpointREST{Store: tc.pods, KubeletConn: conn, DefaultTimeout: time.Minute, MaxTimeout: time.Hour}
+			rec := connect(t, r, &tc.opts)
+			status, ok := rec.err.(apierrors.APIStatus)
+			if !ok || status.Status().Code != tc.want || rec.err.Error() != tc.message {
+				t.Errorf("got %v\nwant %d %s", rec.err, tc.want, tc.message)
+			}
+		})
+	}
+	if called {
+		t.Error("a refused checkpoint reached the kubelet")
+	}
+}
