@@ -21,15 +21,23 @@ UPSTREAM_LDFLAGS := -X $(VERSION_PKG).gitMajor=1 -X $(VERSION_PKG).gitMinor=37 \
 
 export GOFLAGS := -buildvcs=false
 
-.PHONY: all build kube-apiserver test-binaries verify test test-unit test-integration clean
+STAGING := staging/src/github.com/kube-checkpoint
+STAGING_MODULES := $(STAGING)/client-go $(STAGING)/kubectl
+
+.PHONY: all build kube-apiserver kubectl test-binaries verify test test-unit test-integration clean
 
 all: build
 
-## build: the patched kube-apiserver into _output/bin/.
-build: kube-apiserver
+## build: the patched kube-apiserver, kubectl (with alpha checkpoint) and the
+## kubectl-checkpoint plugin into _output/bin/.
+build: kube-apiserver kubectl
 
 kube-apiserver:
 	go build -ldflags "$(LDFLAGS)" -o $(BIN)/kube-apiserver ./cmd/kube-apiserver
+
+kubectl:
+	go build -ldflags "$(LDFLAGS)" -o $(BIN)/kubectl ./cmd/kubectl
+	go build -ldflags "$(LDFLAGS)" -o $(BIN)/kubectl-checkpoint github.com/kube-checkpoint/kubectl/cmd/kubectl-checkpoint
 
 ## test-binaries: what the integration tests run: etcd, and upstream's
 ## kube-apiserver from the same modules as the reference for discovery.
@@ -42,7 +50,8 @@ verify:
 	hack/verify-codegen.sh
 	hack/verify-gofmt.sh
 	go vet ./pkg/... ./cmd/... ./plugin/... ./test/...
-	cd staging/src/github.com/kube-checkpoint/client-go && go vet ./...
+	hack/verify-staging.sh
+	for m in $(STAGING_MODULES); do (cd $$m && go vet ./...) || exit 1; done
 
 ## test: everything CI runs, on a bare machine.
 test:
@@ -53,7 +62,7 @@ test:
 
 test-unit:
 	go test ./pkg/... ./plugin/... ./cmd/...
-	cd staging/src/github.com/kube-checkpoint/client-go && go test ./...
+	for m in $(STAGING_MODULES); do (cd $$m && go test ./...) || exit 1; done
 
 test-integration: test-binaries
 	KUBE_CHECKPOINT_BIN=$(CURDIR)/$(BIN) go test -count=1 -timeout 30m ./test/integration/... $(TEST_ARGS)

@@ -95,11 +95,15 @@ func TestCheckpointOptionsValidate(t *testing.T) {
 	}
 }
 
-type notCore struct{ controlplaneapiserver.RESTStorageProvider }
+type notCore struct {
+	controlplaneapiserver.RESTStorageProvider
+}
 
 func (notCore) GroupName() string { return "apps" }
 
-type coreWithoutHook struct{ controlplaneapiserver.RESTStorageProvider }
+type coreWithoutHook struct {
+	controlplaneapiserver.RESTStorageProvider
+}
 
 func (coreWithoutHook) GroupName() string { return "" }
 

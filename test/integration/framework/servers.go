@@ -34,6 +34,8 @@ import (
 
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 )
 
 // BinDir is where make test-binaries put etcd and the apiservers.
@@ -320,4 +322,15 @@ func waitFor(ctx context.Context, p *Process, timeout time.Duration, ready func(
 		}
 	}
 	return fmt.Errorf("%s not ready after %s:\n%s", p.Name, timeout, p.LogTail(4000))
+}
+
+// WriteKubeconfig writes a kubeconfig for the server that authenticates with
+// kp, as kubectl users would have one.
+func (s *APIServer) WriteKubeconfig(path string, kp KeyPair) error {
+	config := clientcmdapi.NewConfig()
+	config.Clusters["test"] = &clientcmdapi.Cluster{Server: s.URL, CertificateAuthority: s.pki.CAFile}
+	config.AuthInfos["test"] = &clientcmdapi.AuthInfo{ClientCertificate: kp.CertFile, ClientKey: kp.KeyFile}
+	config.Contexts["test"] = &clientcmdapi.Context{Cluster: "test", AuthInfo: "test"}
+	config.CurrentContext = "test"
+	return clientcmd.WriteToFile(*config, path)
 }
