@@ -24,7 +24,7 @@ export GOFLAGS := -buildvcs=false
 STAGING := staging/src/github.com/kube-checkpoint
 STAGING_MODULES := $(STAGING)/client-go $(STAGING)/kubectl
 
-.PHONY: all build kube-apiserver kubectl test-binaries verify test test-unit test-integration clean
+.PHONY: all build kube-apiserver kubectl cluster-binaries images local-up local-down test-binaries verify test test-unit test-integration clean
 
 all: build
 
@@ -38,6 +38,29 @@ kube-apiserver:
 kubectl:
 	go build -ldflags "$(LDFLAGS)" -o $(BIN)/kubectl ./cmd/kubectl
 	go build -ldflags "$(LDFLAGS)" -o $(BIN)/kubectl-checkpoint github.com/kube-checkpoint/kubectl/cmd/kubectl-checkpoint
+
+## cluster-binaries: upstream etcd, kubelet, kube-controller-manager and
+## kube-scheduler v1.37.2, built from this module's dependencies.
+cluster-binaries:
+	go build -o $(BIN)/etcd go.etcd.io/etcd/server/v3
+	for c in kubelet kube-controller-manager kube-scheduler; do \
+		go build -ldflags "$(UPSTREAM_LDFLAGS)" -o $(BIN)/$$c k8s.io/kubernetes/cmd/$$c || exit 1; done
+
+## images: the pause and test images as OCI tarballs, for nodes without a registry.
+images:
+	mkdir -p $(OUT)/images
+	CGO_ENABLED=0 go build -o $(OUT)/images/pause ./test/images/pause
+	CGO_ENABLED=0 go build -o $(OUT)/images/counter ./test/images/counter
+	go run ./test/images/build -binary $(OUT)/images/pause -entrypoint /pause -name registry.k8s.io/pause:3.10.1 -out $(OUT)/images/pause.tar
+	go run ./test/images/build -binary $(OUT)/images/counter -entrypoint /counter -name kube-checkpoint.local/counter:v1 -out $(OUT)/images/counter.tar
+
+## local-up: a real local cluster (NUM_NODES=1 by default) and a demo checkpoint.
+local-up:
+	hack/local-up.sh
+
+## local-down: remove every process, network namespace, mount and cgroup of local-up.
+local-down:
+	hack/local-down.sh
 
 ## test-binaries: what the integration tests run: etcd, and upstream's
 ## kube-apiserver from the same modules as the reference for discovery.

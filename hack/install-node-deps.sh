@@ -60,9 +60,12 @@ criu() {
 	local opts=(-o "Dir::Etc::SourceList=${apt}/sources.list" -o "Dir::Etc::SourceParts=/dev/null"
 		-o "Dir::State::Lists=${apt}/lists" -o "Dir::Cache::Archives=${apt}/archives" -o "APT::Sandbox::User=root")
 	apt-get "${opts[@]}" update -qq
-	(cd "${DEPS}/src" && apt-get "${opts[@]}" source --download-only criu >/dev/null)
+	# Only the upstream tarball is needed; the mirror may already have
+	# replaced the Debian packaging tarball the index names.
+	(cd "${DEPS}/src" && apt-get "${opts[@]}" source --download-only criu >/dev/null 2>&1) || true
 	local orig
-	orig=$(ls "${DEPS}"/src/criu_*.orig.tar.* | sort -V | tail -1)
+	orig=$(ls "${DEPS}"/src/criu_*.orig.tar.* 2>/dev/null | sort -V | tail -1)
+	[[ -n "${orig}" ]] || { echo "cannot download CRIU's source from Debian sid" >&2; exit 1; }
 	rm -rf "${DEPS}/src/criu"
 	mkdir -p "${DEPS}/src/criu"
 	tar -xf "${orig}" -C "${DEPS}/src/criu" --strip-components=1

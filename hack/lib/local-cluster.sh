@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Names, addresses and helpers shared by local-up.sh, local-down.sh and the
+# e2e runner. Every address belongs to network namespaces these scripts create.
+
+ROOT=${ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+STATE="${ROOT}/_output/local-up"
+LOGS="${STATE}/logs"
+PKI="${STATE}/pki"
+PIDS="${STATE}/pids"
+BIN="${ROOT}/_output/bin"
+DEPS="${ROOT}/_output/node-deps"
+IMAGES="${ROOT}/_output/images"
+KUBECONFIG_FILE="${STATE}/kubeconfig"
+
+PREFIX=${LOCAL_UP_PREFIX:-kc}
+SWITCH_NS="${PREFIX}-switch"
+CP_NS="${PREFIX}-cp"
+CP_IP=10.213.0.1
+SERVICE_CIDR=10.96.0.0/24
+SERVICE_IP=10.96.0.1
+
+PAUSE_IMAGE=registry.k8s.io/pause:3.10.1
+COUNTER_IMAGE=kube-checkpoint.local/counter:v1
+
+export PATH="/usr/local/go/bin:${PATH}"
+
+node_name() { echo "node$1"; }
+node_ns() { echo "${PREFIX}-node$1"; }
+node_ip() { echo "10.213.0.$(($1 + 1))"; }
+pod_cidr() { echo "10.88.$1.0/24"; }
+
+in_ns() { # namespace command...
+	local ns=$1
+	shift
+	nsenter --net="/var/run/netns/${ns}" "$@"
+}
+
+# run_in starts a daemon in a network namespace (nsenter --net, not ip netns
+# exec, which remounts /sys and hides the cgroup mounts), logging to
+# ${LOGS}/name.log and recording its pid in ${PIDS}/name.
+run_in() { # namespace name command...
+	local ns=$1 name=$2
+	shift 2
+	mkdir -p "${PIDS}" "${LOGS}"
+	setsid nsenter --net="/var/run/netns/${ns}" "$@" > "${LOGS}/${name}.log" 2>&1 < /dev/null &
+	echo $! > "${PIDS}/${name}"
+}
+
+kubectl() {
+	in_ns "${CP_NS}" "${BIN}/kubectl" --kubeconfig="${KUBECONFIG_FILE}" "$@"
+}
+
+wait_for() { # description seconds command...
+	local what=$1 seconds=$2
+	shift 2
+	local deadline=$((SECONDS + seconds))
+	until "$@" >/dev/null 2>&1; do
+		if ((SECONDS >= deadline)); then
+			echo "timed out after ${seconds}s waiting for ${what}; logs in ${LOGS}:" >&2
+			for log in "${LOGS}"/*.log; do
+				echo "--- ${log}" >&2
+				tail -n 15 "${log}" >&2
+			done
+			return 1
+		fi
+		sleep 1
+	done
+}

@@ -1,0 +1,122 @@
+/*
+Copyright The kube-checkpoint Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// counter is the test image of the local cluster and the e2e suite.
+//
+//	counter [-listen :8080]
+//
+// counts ten times a second, prints every tenth count, and answers GET /count
+// on its listening socket with the current count: a process whose state
+// advances, so a checkpoint has something to capture and a test can see the
+// container keep running after it.
+//
+//	counter inspect ARCHIVE...
+//
+// checks that each file is a CRIU checkpoint archive as the kubelet writes it
+// (CRIU images under checkpoint/, the container's config.dump and spec.dump)
+// and prints its size and mode; run from a privileged pod that mounts the
+// kubelet's checkpoint directory, it inspects archives on any node.
+//
+// Go listens with MPTCP by default since 1.24; CRIU cannot dump MPTCP
+// sockets, so this program turns it off.
+//
+//go:debug multipathtcp=0
+package main
+
+import (
+	"archive/tar"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"net/http"
+	"os"
+	"strings"
+	"sync/atomic"
+	"time"
+)
+
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == "inspect" {
+		os.Exit(inspect(os.Args[2:]))
+	}
+	listen := flag.String("listen", ":8080", "address to answer GET /count on")
+	flag.Parse()
+
+	var count atomic.Int64
+	go func() {
+		for range time.Tick(100 * time.Millisecond) {
+			if n := count.Add(1); n%10 == 0 {
+				fmt.Println("count", n)
+			}
+		}
+	}()
+	http.HandleFunc("/count", func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprintln(w, count.Load())
+	})
+	log.Fatal(http.ListenAndServe(*listen, nil))
+}
+
+// inspect prints "ARCHIVE: CRIU checkpoint, N bytes, mode M, K CRIU images"
+// for each archive, or why it is not one, and fails if any is not.
+func inspect(archives []string) int {
+	status := 0
+	for _, archive := range archives {
+		summary, err := inspectArchive(archive)
+		if err != nil {
+			fmt.Printf("%s: %v\n", archive, err)
+			status = 1
+			continue
+		}
+		fmt.Printf("%s: %s\n", archive, summary)
+	}
+	return status
+}
+
+func inspectArchive(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close() //nolint:errcheck
+	info, err := f.Stat()
+	if err != nil {
+		return "", err
+	}
+	images, seen := 0, map[string]bool{}
+	tr := tar.NewReader(f)
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return "", fmt.Errorf("not a tar archive: %w", err)
+		}
+		name := strings.TrimPrefix(h.Name, "./")
+		seen[name] = true
+		if strings.HasPrefix(name, "checkpoint/") && strings.HasSuffix(name, ".img") {
+			images++
+		}
+	}
+	for _, want := range []string{"checkpoint/inventory.img", "config.dump", "spec.dump"} {
+		if !seen[want] {
+			return "", fmt.Errorf("not a CRIU checkpoint archive: no %s", want)
+		}
+	}
+	return fmt.Sprintf("CRIU checkpoint, %d bytes, mode %04o, %d CRIU images", info.Size(), info.Mode().Perm(), images), nil
+}
