@@ -9,7 +9,8 @@
 #   - containerd v2.2.9 with ctr and the runc shim, runc v1.3.3 (seccomp),
 #     crictl, and the bridge/host-local/loopback/portmap CNI plugins.
 # Everything is installed into _output/node-deps/bin; criu also into
-# /usr/local/sbin, where runc looks for it.
+# /usr/local/sbin, where runc looks for it, with /etc/criu/runc.conf allowing
+# established TCP connections to be checkpointed.
 set -o errexit -o nounset -o pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -75,6 +76,19 @@ criu() {
 	install -m 0755 "${BIN}/criu" /usr/local/sbin/criu
 }
 
+# runc reads CRIU options from /etc/criu/runc.conf. Established TCP
+# connections can only be checkpointed with tcp-established; an operator's own
+# file is left alone.
+criu_config() {
+	local conf=/etc/criu/runc.conf marker="# written by kube-checkpoint hack/install-node-deps.sh"
+	if [[ -f "${conf}" ]] && ! grep -qF "${marker}" "${conf}"; then
+		log "keeping the existing ${conf}"
+		return
+	fi
+	mkdir -p /etc/criu
+	printf '%s\ntcp-established\n' "${marker}" > "${conf}"
+}
+
 go_tools() {
 	if [[ ! -x "${BIN}/containerd" ]]; then
 		log "containerd ${CONTAINERD_VERSION}"
@@ -107,5 +121,6 @@ go_tools() {
 
 debian_packages
 criu
+criu_config
 go_tools
 log "ready: $("${BIN}/criu" --version | head -1), $("${BIN}/containerd" --version | awk '{print $3}'), runc $("${BIN}/runc" --version | head -1 | awk '{print $3}')"

@@ -239,6 +239,8 @@ failCgroupV1: false
 failSwapOn: false
 resolvConf: ""
 clusterDomain: cluster.local
+# Kubelets sharing /var/log/pods delete each other's pod logs as orphans.
+podLogsDir: ${dir}/pod-logs
 featureGates:
   ContainerCheckpoint: true
 evictionHard:

@@ -23,6 +23,15 @@ limitations under the License.
 // advances, so a checkpoint has something to capture and a test can see the
 // container keep running after it.
 //
+//	counter connect ADDRESS
+//
+// opens a TCP connection to ADDRESS and holds it open, reading, until the
+// peer closes it: an established connection for a checkpoint to carry.
+//
+//	counter noop
+//
+// exits at once, successfully (an init container that completes).
+//
 //	counter inspect ARCHIVE...
 //
 // checks that each file is a CRIU checkpoint archive as the kubelet writes it
@@ -43,6 +52,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"net"
 	"net/http"
 	"os"
 	"strings"
@@ -51,8 +61,15 @@ import (
 )
 
 func main() {
-	if len(os.Args) > 1 && os.Args[1] == "inspect" {
-		os.Exit(inspect(os.Args[2:]))
+	if len(os.Args) > 1 {
+		switch os.Args[1] {
+		case "inspect":
+			os.Exit(inspect(os.Args[2:]))
+		case "connect":
+			os.Exit(connect(os.Args[2:]))
+		case "noop":
+			return
+		}
 	}
 	listen := flag.String("listen", ":8080", "address to answer GET /count on")
 	flag.Parse()
@@ -69,6 +86,30 @@ func main() {
 		fmt.Fprintln(w, count.Load())
 	})
 	log.Fatal(http.ListenAndServe(*listen, nil))
+}
+
+// connect holds one TCP connection open until the peer closes it.
+func connect(args []string) int {
+	if len(args) != 1 {
+		fmt.Fprintln(os.Stderr, "usage: counter connect ADDRESS")
+		return 2
+	}
+	var conn net.Conn
+	var err error
+	for range 100 { // the server may still be starting
+		if conn, err = net.Dial("tcp", args[0]); err == nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	fmt.Printf("connected %s -> %s\n", conn.LocalAddr(), conn.RemoteAddr())
+	_, err = io.Copy(io.Discard, conn)
+	fmt.Println("connection closed:", err)
+	return 0
 }
 
 // inspect prints "ARCHIVE: CRIU checkpoint, N bytes, mode M, K CRIU images"
