@@ -24,7 +24,7 @@ export GOFLAGS := -buildvcs=false
 STAGING := staging/src/github.com/kube-checkpoint
 STAGING_MODULES := $(STAGING)/client-go $(STAGING)/kubectl
 
-.PHONY: all build kube-apiserver kubectl cluster-binaries images local-up local-down test-binaries verify test test-unit test-integration clean
+.PHONY: all build kube-apiserver kubectl cluster-binaries images local-up local-down test-binaries verify test test-unit test-integration test-e2e clean
 
 all: build
 
@@ -82,6 +82,7 @@ test:
 	@hack/phase.sh verify $(MAKE) --no-print-directory verify
 	@hack/phase.sh unit $(MAKE) --no-print-directory test-unit
 	@hack/phase.sh integration $(MAKE) --no-print-directory test-integration
+	@hack/phase.sh e2e $(MAKE) --no-print-directory test-e2e
 
 test-unit:
 	go test ./pkg/... ./plugin/... ./cmd/...
@@ -89,6 +90,11 @@ test-unit:
 
 test-integration: test-binaries
 	KUBE_CHECKPOINT_BIN=$(CURDIR)/$(BIN) go test -count=1 -timeout 30m ./test/integration/... $(TEST_ARGS)
+
+## test-e2e: the e2e suite against $$KUBECONFIG, or against a fresh
+## local-up (NUM_NODES=2) that it tears down and checks is gone.
+test-e2e:
+	hack/e2e.sh
 
 clean:
 	rm -rf $(OUT)

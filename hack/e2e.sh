@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Runs the e2e suite (test/e2e). With KUBECONFIG set it runs against that
+# cluster; otherwise it brings up make local-up (NUM_NODES=2 by default),
+# runs the suite inside the control plane's network namespace, tears the
+# cluster down and checks that nothing was left behind.
+set -o errexit -o nounset -o pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+source "${ROOT}/hack/lib/local-cluster.sh"
+
+make -C "${ROOT}" --no-print-directory build images >/dev/null
+go test -c -o "${BIN}/e2e.test" "${ROOT}/test/e2e"
+args=(--kube-checkpoint-bin="${BIN}" -ginkgo.no-color -ginkgo.timeout=30m ${E2E_ARGS:-})
+
+if [[ -n "${KUBECONFIG:-}" ]]; then
+	cd "${ROOT}/test/e2e"
+	exec "${BIN}/e2e.test" --kubeconfig="${KUBECONFIG}" "${args[@]}"
+fi
+
+NUM_NODES=${NUM_NODES:-2} DEMO=false "${ROOT}/hack/local-up.sh"
+status=0
+(cd "${ROOT}/test/e2e" && in_ns "${CP_NS}" "${BIN}/e2e.test" --kubeconfig="${KUBECONFIG_FILE}" "${args[@]}") || status=$?
+if [[ ${status} -ne 0 ]]; then
+	echo "e2e failed; node logs:" >&2
+	for log in "${LOGS}"/node*-kubelet.log; do
+		echo "--- ${log}" >&2
+		grep -E '^E' "${log}" | tail -n 20 >&2 || true
+	done
+fi
+"${ROOT}/hack/local-down.sh"
+"${ROOT}/hack/verify-local-down.sh" || status=1
+exit ${status}
