@@ -20,9 +20,13 @@ import (
 	"fmt"
 	"reflect"
 
+	corev1 "k8s.io/api/core/v1"
 	genericapiserver "k8s.io/apiserver/pkg/server"
 	utilfeature "k8s.io/apiserver/pkg/util/feature"
 	"k8s.io/client-go/kubernetes"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
+	"k8s.io/client-go/tools/record"
 	"k8s.io/kubernetes/pkg/controlplane"
 	controlplaneapiserver "k8s.io/kubernetes/pkg/controlplane/apiserver"
 	"k8s.io/kubernetes/pkg/controlplane/controller/defaultservicecidr"
@@ -60,10 +64,21 @@ func New(c controlplane.CompletedConfig, delegationTarget genericapiserver.Deleg
 
 	if checkpoint != nil {
 		// The only change to upstream: the core group gains pods/checkpoint.
-		if restStorageProviders[0], err = withCheckpoint(restStorageProviders[0], checkpoint); err != nil {
+		// Every checkpoint is recorded as an Event on its pod.
+		broadcaster := record.NewBroadcaster()
+		events := broadcaster.NewRecorder(clientgoscheme.Scheme, corev1.EventSource{Component: "kube-apiserver"})
+		if restStorageProviders[0], err = withCheckpoint(restStorageProviders[0], checkpoint, events); err != nil {
 			return nil, err
 		}
 		s.ControlPlane.GenericAPIServer.AddPostStartHookOrDie(checkpointRBACHookName, reconcileCheckpointRBAC)
+		s.ControlPlane.GenericAPIServer.AddPostStartHookOrDie("start-checkpoint-event-broadcaster", func(genericapiserver.PostStartHookContext) error {
+			broadcaster.StartRecordingToSink(&corev1client.EventSinkImpl{Interface: client.CoreV1().Events("")})
+			return nil
+		})
+		s.ControlPlane.GenericAPIServer.AddPreShutdownHookOrDie("stop-checkpoint-event-broadcaster", func() error {
+			broadcaster.Shutdown()
+			return nil
+		})
 	}
 
 	if err := s.ControlPlane.InstallAPIs(restStorageProviders...); err != nil {

@@ -29,6 +29,8 @@ type CheckpointOptions struct {
 	DefaultTimeout time.Duration
 	// MaxTimeout is the largest timeoutSeconds a request may ask for.
 	MaxTimeout time.Duration
+	// MaxInflightPerNode bounds the checkpoints in flight per node; 0 for none.
+	MaxInflightPerNode int
 }
 
 // NewCheckpointOptions returns the defaults: the kubelet's own default runtime
@@ -37,6 +39,9 @@ func NewCheckpointOptions() *CheckpointOptions {
 	return &CheckpointOptions{
 		DefaultTimeout: 2 * time.Minute,
 		MaxTimeout:     30 * time.Minute,
+		// A checkpoint freezes its container and writes its memory to disk;
+		// a few at once per node keep both short.
+		MaxInflightPerNode: 4,
 	}
 }
 
@@ -47,6 +52,8 @@ func (o *CheckpointOptions) AddFlags(fs *pflag.FlagSet) {
 			"Checkpoints are long-running requests: --request-timeout does not cut them. Needs the ContainerCheckpointAPI feature gate.")
 	fs.DurationVar(&o.MaxTimeout, "checkpoint-max-timeout", o.MaxTimeout,
 		"The largest timeoutSeconds a pods/checkpoint request may ask for, in whole seconds; larger values are refused with 400. Needs the ContainerCheckpointAPI feature gate.")
+	fs.IntVar(&o.MaxInflightPerNode, "checkpoint-max-inflight-per-node", o.MaxInflightPerNode,
+		"The largest number of pods/checkpoint requests this apiserver lets run at once against one node; more are refused with 429 and Retry-After. 0 means no limit. Needs the ContainerCheckpointAPI feature gate.")
 }
 
 // Validate checks the flags.
@@ -56,6 +63,9 @@ func (o *CheckpointOptions) Validate() []error {
 		if d < time.Second || d%time.Second != 0 {
 			errs = append(errs, fmt.Errorf("%s must be a whole number of seconds, at least 1s, got %s", name, d))
 		}
+	}
+	if o.MaxInflightPerNode < 0 {
+		errs = append(errs, fmt.Errorf("--checkpoint-max-inflight-per-node must not be negative, got %d", o.MaxInflightPerNode))
 	}
 	if o.DefaultTimeout > o.MaxTimeout {
 		errs = append(errs, fmt.Errorf("--checkpoint-default-timeout (%s) must not exceed --checkpoint-max-timeout (%s)", o.DefaultTimeout, o.MaxTimeout))

@@ -22,6 +22,7 @@ import (
 	"k8s.io/apiserver/pkg/registry/generic"
 	genericapiserver "k8s.io/apiserver/pkg/server"
 	serverstorage "k8s.io/apiserver/pkg/server/storage"
+	"k8s.io/client-go/tools/record"
 	controlplaneapiserver "k8s.io/kubernetes/pkg/controlplane/apiserver"
 	upstreampodrest "k8s.io/kubernetes/pkg/registry/core/pod/rest"
 
@@ -38,11 +39,12 @@ type legacyProviderWithCheckpoint struct {
 	// port repair controllers), which embedding the interface would drop.
 	postStartHook genericapiserver.PostStartHookProvider
 	checkpoint    *CheckpointOptions
+	events        record.EventRecorder
 }
 
 var _ genericapiserver.PostStartHookProvider = &legacyProviderWithCheckpoint{}
 
-func withCheckpoint(legacy controlplaneapiserver.RESTStorageProvider, checkpoint *CheckpointOptions) (controlplaneapiserver.RESTStorageProvider, error) {
+func withCheckpoint(legacy controlplaneapiserver.RESTStorageProvider, checkpoint *CheckpointOptions, events record.EventRecorder) (controlplaneapiserver.RESTStorageProvider, error) {
 	if legacy.GroupName() != "" {
 		return nil, fmt.Errorf("expected the core storage provider first, got group %q", legacy.GroupName())
 	}
@@ -50,7 +52,7 @@ func withCheckpoint(legacy controlplaneapiserver.RESTStorageProvider, checkpoint
 	if !ok {
 		return nil, fmt.Errorf("the core storage provider %T no longer has a post-start hook", legacy)
 	}
-	return &legacyProviderWithCheckpoint{RESTStorageProvider: legacy, postStartHook: hook, checkpoint: checkpoint}, nil
+	return &legacyProviderWithCheckpoint{RESTStorageProvider: legacy, postStartHook: hook, checkpoint: checkpoint, events: events}, nil
 }
 
 // NewRESTStorage returns upstream's core group with pods/checkpoint added.
@@ -73,7 +75,10 @@ func (p *legacyProviderWithCheckpoint) NewRESTStorage(apiResourceConfigSource se
 		KubeletConn:    exec.KubeletConn,
 		DefaultTimeout: p.checkpoint.DefaultTimeout,
 		MaxTimeout:     p.checkpoint.MaxTimeout,
+		Limiter:        podrest.NewNodeLimiter(p.checkpoint.MaxInflightPerNode),
+		Events:         p.events,
 	}
+	podrest.RegisterMetrics()
 	return info, nil
 }
 

@@ -74,6 +74,16 @@ var _ = ginkgo.Describe("pods/checkpoint", func() {
 
 		inspectArchive(ctx, f, result.NodeName, result.ArchivePaths[0])
 
+		// The pod's owners see that an archive of it was written.
+		gomega.Eventually(ctx, func() ([]string, error) {
+			events, err := f.ClientSet.CoreV1().Events(f.Namespace.Name).List(ctx, metav1.ListOptions{FieldSelector: "involvedObject.name=" + pod.Name})
+			var seen []string
+			for _, e := range events.Items {
+				seen = append(seen, e.Source.Component+" "+e.Type+" "+e.Reason+" "+e.Message)
+			}
+			return seen, err
+		}).WithTimeout(30 * time.Second).Should(gomega.ContainElement(fmt.Sprintf("kube-apiserver Normal Checkpointed Checkpointed container counter on node %s: %s", result.NodeName, result.ArchivePaths[0])))
+
 		// Still running, never restarted, and counting on.
 		waitForCount(ctx, f, pod.Name, "counter", before+10)
 		pod, err = f.ClientSet.CoreV1().Pods(f.Namespace.Name).Get(ctx, pod.Name, metav1.GetOptions{})
@@ -285,7 +295,7 @@ func inspectArchive(ctx context.Context, f *framework.Framework, node, archive s
 	logs, err := e2epod.GetPodLogs(ctx, f.ClientSet, f.Namespace.Name, name, "inspect")
 	framework.ExpectNoError(err)
 	framework.ExpectNoError(waitErr, "inspecting %s on %s: %s", archive, node, logs)
-	gomega.Expect(logs).To(gomega.MatchRegexp(`^/checkpoints/%s: CRIU checkpoint, \d+ bytes, mode 0600, [1-9]\d* CRIU images\n$`, regexp.QuoteMeta(path.Base(archive))))
+	gomega.Expect(logs).To(gomega.MatchRegexp(`^/checkpoints/%s: CRIU checkpoint, \d+ bytes, mode 0600, owner uid 0, [1-9]\d* CRIU images\n$`, regexp.QuoteMeta(path.Base(archive))))
 }
 
 // runCLI runs one of this project's command-line binaries against the

@@ -36,7 +36,7 @@ limitations under the License.
 //
 // checks that each file is a CRIU checkpoint archive as the kubelet writes it
 // (CRIU images under checkpoint/, the container's config.dump and spec.dump)
-// and prints its size and mode; run from a privileged pod that mounts the
+// and prints its size, mode and owner; run from a privileged pod that mounts the
 // kubelet's checkpoint directory, it inspects archives on any node.
 //
 // Go listens with MPTCP by default since 1.24; CRIU cannot dump MPTCP
@@ -55,8 +55,10 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -159,5 +161,9 @@ func inspectArchive(path string) (string, error) {
 			return "", fmt.Errorf("not a CRIU checkpoint archive: no %s", want)
 		}
 	}
-	return fmt.Sprintf("CRIU checkpoint, %d bytes, mode %04o, %d CRIU images", info.Size(), info.Mode().Perm(), images), nil
+	owner := "unknown"
+	if st, ok := info.Sys().(*syscall.Stat_t); ok {
+		owner = strconv.FormatUint(uint64(st.Uid), 10)
+	}
+	return fmt.Sprintf("CRIU checkpoint, %d bytes, mode %04o, owner uid %s, %d CRIU images", info.Size(), info.Mode().Perm(), owner, images), nil
 }

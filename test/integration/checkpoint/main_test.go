@@ -77,6 +77,7 @@ func run(m *testing.M) int {
 		ExtraArgs: []string{
 			"--feature-gates=ContainerCheckpointAPI=true",
 			"--request-timeout=" + requestTimeout.String(),
+			"--checkpoint-max-inflight-per-node=1",
 		},
 	})
 	if err != nil {

@@ -28,10 +28,12 @@ import (
 	"strings"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apiserver/pkg/registry/rest"
+	"k8s.io/client-go/tools/record"
 	"k8s.io/kubernetes/pkg/kubelet/client"
 	podregistry "k8s.io/kubernetes/pkg/registry/core/pod"
 
@@ -58,6 +60,11 @@ type CheckpointREST struct {
 	DefaultTimeout time.Duration
 	// MaxTimeout is the largest timeoutSeconds a request may ask for.
 	MaxTimeout time.Duration
+	// Limiter bounds the checkpoints in flight per node; nil bounds none.
+	Limiter *NodeLimiter
+	// Events records an Event on the pod for every checkpoint the kubelet
+	// was asked for; nil records none.
+	Events record.EventRecorder
 }
 
 // Implement Connecter
@@ -119,24 +126,59 @@ func (r *CheckpointREST) Connect(ctx context.Context, name string, opts runtime.
 	if err != nil {
 		return nil, err
 	}
-	return &checkpointHandler{target: target, timeout: timeout, responder: responder}, nil
+	return &checkpointHandler{rest: r, target: target, timeout: timeout, responder: responder}, nil
 }
 
 // checkpointHandler asks one kubelet for one checkpoint and answers with the
 // result or with the kubelet's failure mapped to an API status.
 type checkpointHandler struct {
+	rest      *CheckpointREST
 	target    *pod.CheckpointTarget
 	timeout   time.Duration
 	responder rest.Responder
 }
 
 func (h *checkpointHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	node := h.target.Pod.Spec.NodeName
+	if !h.rest.Limiter.TryAcquire(node) {
+		h.responder.Error(apierrors.NewTooManyRequests(fmt.Sprintf("node %s already has %d checkpoints in flight (kube-apiserver --checkpoint-max-inflight-per-node): retry later", node, h.rest.Limiter.Max()), retryAfterSeconds))
+		return
+	}
+	defer h.rest.Limiter.Release(node)
+
+	start := time.Now()
 	result, err := h.checkpoint(req.Context())
+	code := http.StatusOK
+	if status, ok := err.(apierrors.APIStatus); ok {
+		code = int(status.Status().Code)
+	} else if err != nil {
+		code = http.StatusInternalServerError
+	}
+	recordCheckpoint(code, time.Since(start))
+	h.recordEvent(result, err)
 	if err != nil {
 		h.responder.Error(err)
 		return
 	}
 	h.responder.Object(http.StatusOK, result)
+}
+
+// retryAfterSeconds is when a client refused for a busy node may try again.
+const retryAfterSeconds = 5
+
+// recordEvent tells the pod's owners that a checkpoint was taken, or why not:
+// an archive holds the container's memory, so its creation should be seen.
+func (h *checkpointHandler) recordEvent(result *checkpointv1.PodCheckpointResult, err error) {
+	if h.rest.Events == nil {
+		return
+	}
+	p := h.target.Pod
+	ref := &corev1.ObjectReference{Kind: "Pod", APIVersion: "v1", Namespace: p.Namespace, Name: p.Name, UID: p.UID}
+	if err != nil {
+		h.rest.Events.Eventf(ref, corev1.EventTypeWarning, "CheckpointFailed", "Checkpoint of container %s on node %s failed: %v", h.target.Container, p.Spec.NodeName, err)
+		return
+	}
+	h.rest.Events.Eventf(ref, corev1.EventTypeNormal, "Checkpointed", "Checkpointed container %s on node %s: %s", h.target.Container, p.Spec.NodeName, strings.Join(result.ArchivePaths, ", "))
 }
 
 func (h *checkpointHandler) checkpoint(ctx context.Context) (*checkpointv1.PodCheckpointResult, error) {

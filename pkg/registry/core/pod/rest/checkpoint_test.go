@@ -22,6 +22,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -30,6 +31,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
+	"k8s.io/client-go/tools/record"
 	api "k8s.io/kubernetes/pkg/apis/core"
 	"k8s.io/kubernetes/pkg/kubelet/client"
 	"k8s.io/utils/ptr"
@@ -207,5 +209,81 @@ func TestCheckpointRefusedBeforeTheKubelet(t *testing.T) {
 	}
 	if called {
 		t.Error("a refused checkpoint reached the kubelet")
+	}
+}
+
+func TestCheckpointBusyNode(t *testing.T) {
+	entered, release := make(chan struct{}, 2), make(chan struct{})
+	conn := kubelet(t, func(w http.ResponseWriter, r *http.Request) {
+		entered <- struct{}{}
+		<-release
+		_, _ = w.Write([]byte(`{"items":["/var/lib/kubelet/checkpoints/a.tar"]}`))
+	})
+	r := &CheckpointREST{Store: podGetter{"web": runningPod()}, KubeletConn: conn, DefaultTimeout: time.Minute, MaxTimeout: time.Hour, Limiter: NewNodeLimiter(1)}
+
+	first := make(chan *recorder)
+	go func() { first <- connect(t, r, &core.PodCheckpointOptions{}) }()
+	<-entered
+	busy := connect(t, r, &core.PodCheckpointOptions{})
+	status, ok := busy.err.(apierrors.APIStatus)
+	want := "node node1 already has 1 checkpoints in flight (kube-apiserver --checkpoint-max-inflight-per-node): retry later"
+	if !ok || status.Status().Code != 429 || busy.err.Error() != want || status.Status().Details.RetryAfterSeconds != 5 {
+		t.Fatalf("second checkpoint: got %v, want 429 %s with Retry-After 5", busy.err, want)
+	}
+	close(release)
+	if rec := <-first; rec.err != nil {
+		t.Fatalf("first checkpoint: %v", rec.err)
+	}
+	// The place was given back.
+	if rec := connect(t, r, &core.PodCheckpointOptions{}); rec.err != nil {
+		t.Fatalf("third checkpoint: %v", rec.err)
+	}
+}
+
+func TestCheckpointEvents(t *testing.T) {
+	answer := `{"items":["/var/lib/kubelet/checkpoints/a.tar"]}`
+	code := 200
+	conn := kubelet(t, func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(code)
+		_, _ = w.Write([]byte(answer))
+	})
+	events := record.NewFakeRecorder(10)
+	r := &CheckpointREST{Store: podGetter{"web": runningPod()}, KubeletConn: conn, DefaultTimeout: time.Minute, MaxTimeout: time.Hour, Events: events}
+	connect(t, r, &core.PodCheckpointOptions{})
+	code, answer = 500, "checkpointing of default/web/app failed (criu failed)"
+	connect(t, r, &core.PodCheckpointOptions{})
+	// Refused before the kubelet: no event.
+	connect(t, r, &core.PodCheckpointOptions{Container: "nope"})
+	close(events.Events)
+	var got []string
+	for e := range events.Events {
+		got = append(got, e)
+	}
+	want := []string{
+		"Normal Checkpointed Checkpointed container app on node node1: /var/lib/kubelet/checkpoints/a.tar",
+		"Warning CheckpointFailed Checkpoint of container app on node node1 failed: Internal error occurred: the container runtime of node node1 could not checkpoint container app (kubelet HTTP 500): checkpointing of default/web/app failed (criu failed)",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("events:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+func TestNodeLimiter(t *testing.T) {
+	l := NewNodeLimiter(2)
+	if !l.TryAcquire("a") || !l.TryAcquire("a") || l.TryAcquire("a") {
+		t.Fatal("node a: want two places")
+	}
+	if !l.TryAcquire("b") {
+		t.Fatal("node b is limited by node a")
+	}
+	l.Release("a")
+	if !l.TryAcquire("a") {
+		t.Fatal("a released place was not given back")
+	}
+	var unlimited *NodeLimiter
+	for range 100 {
+		if !unlimited.TryAcquire("a") || !NewNodeLimiter(0).TryAcquire("a") {
+			t.Fatal("no limit refused a checkpoint")
+		}
 	}
 }

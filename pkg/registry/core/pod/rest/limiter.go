@@ -1,0 +1,69 @@
+/*
+Copyright The kube-checkpoint Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package rest
+
+import "sync"
+
+// NodeLimiter bounds the checkpoints in flight per node: a checkpoint
+// freezes a container and writes all of its memory to the node's disk, and a
+// node asked for many at once slows every one of them and its other pods.
+type NodeLimiter struct {
+	max      int
+	mu       sync.Mutex
+	inFlight map[string]int
+}
+
+// NewNodeLimiter allows max checkpoints in flight per node; max <= 0 allows
+// any number.
+func NewNodeLimiter(max int) *NodeLimiter {
+	return &NodeLimiter{max: max, inFlight: map[string]int{}}
+}
+
+// Max is the bound per node, 0 for none.
+func (l *NodeLimiter) Max() int {
+	if l == nil || l.max <= 0 {
+		return 0
+	}
+	return l.max
+}
+
+// TryAcquire takes a place on node, or reports that node is at its bound.
+// Every successful TryAcquire must be followed by one Release.
+func (l *NodeLimiter) TryAcquire(node string) bool {
+	if l.Max() == 0 {
+		return true
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.inFlight[node] >= l.max {
+		return false
+	}
+	l.inFlight[node]++
+	return true
+}
+
+// Release gives back a place taken on node.
+func (l *NodeLimiter) Release(node string) {
+	if l.Max() == 0 {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.inFlight[node]--; l.inFlight[node] <= 0 {
+		delete(l.inFlight, node)
+	}
+}

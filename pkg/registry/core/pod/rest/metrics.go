@@ -1,0 +1,71 @@
+/*
+Copyright The kube-checkpoint Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package rest
+
+import (
+	"strconv"
+	"sync"
+	"time"
+
+	"k8s.io/component-base/metrics"
+	"k8s.io/component-base/metrics/legacyregistry"
+)
+
+const (
+	namespace = "apiserver"
+	subsystem = "pod_checkpoint"
+)
+
+var (
+	checkpointRequests = metrics.NewCounterVec(
+		&metrics.CounterOpts{
+			Namespace:      namespace,
+			Subsystem:      subsystem,
+			Name:           "requests_total",
+			Help:           "Counter of pods/checkpoint requests that reached the point of asking a kubelet, by HTTP response code.",
+			StabilityLevel: metrics.ALPHA,
+		},
+		[]string{"code"},
+	)
+	checkpointDuration = metrics.NewHistogramVec(
+		&metrics.HistogramOpts{
+			Namespace:      namespace,
+			Subsystem:      subsystem,
+			Name:           "duration_seconds",
+			Help:           "Duration of pods/checkpoint requests from asking the kubelet to its answer, by HTTP response code.",
+			Buckets:        []float64{0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800},
+			StabilityLevel: metrics.ALPHA,
+		},
+		[]string{"code"},
+	)
+
+	registerMetrics sync.Once
+)
+
+// RegisterMetrics registers the checkpoint metrics in the apiserver's
+// legacy registry, once.
+func RegisterMetrics() {
+	registerMetrics.Do(func() {
+		legacyregistry.MustRegister(checkpointRequests, checkpointDuration)
+	})
+}
+
+func recordCheckpoint(code int, took time.Duration) {
+	label := strconv.Itoa(code)
+	checkpointRequests.WithLabelValues(label).Inc()
+	checkpointDuration.WithLabelValues(label).Observe(took.Seconds())
+}

@@ -1,0 +1,136 @@
+/*
+Copyright The kube-checkpoint Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package checkpoint
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/rest"
+)
+
+// TestCheckpointBusyNode fills the node's one place (the server runs with
+// --checkpoint-max-inflight-per-node=1) and expects 429 with Retry-After.
+func TestCheckpointBusyNode(t *testing.T) {
+	ns := newNamespace(t)
+	createPod(t, ns, singlePod("web", nodeName))
+	entered, release := make(chan struct{}, 1), make(chan struct{})
+	kubelet.SetHandler(func(w http.ResponseWriter, r *http.Request) {
+		entered <- struct{}{}
+		<-release
+		kubeletArchive(w, r)
+	})
+	first := make(chan error, 1)
+	go func() {
+		_, err := checkpoint(server.Admin, ns, "web", nil)
+		first <- err
+	}()
+	<-entered
+
+	client, err := rest.HTTPClientFor(server.Admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := client.Post(server.URL+"/api/v1/namespaces/"+ns+"/pods/web/checkpoint", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	var status metav1.Status
+	_ = json.Unmarshal(body, &status)
+	want := "node node1 already has 1 checkpoints in flight (kube-apiserver --checkpoint-max-inflight-per-node): retry later"
+	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") != "5" || status.Message != want {
+		t.Errorf("got %d Retry-After %q %s\nwant 429 Retry-After 5 %s", resp.StatusCode, resp.Header.Get("Retry-After"), status.Message, want)
+	}
+	close(release)
+	if err := <-first; err != nil {
+		t.Fatalf("the checkpoint holding the place: %v", err)
+	}
+	kubelet.SetHandler(kubeletArchive)
+	if _, err := checkpoint(server.Admin, ns, "web", nil); err != nil {
+		t.Fatalf("after the place was given back: %v", err)
+	}
+}
+
+// TestCheckpointEventsAndMetrics expects an Event on the pod for every
+// checkpoint the kubelet was asked for, and the outcome in /metrics.
+func TestCheckpointEventsAndMetrics(t *testing.T) {
+	ns := newNamespace(t)
+	createPod(t, ns, singlePod("web", nodeName))
+	kubelet.SetHandler(kubeletArchive)
+	if _, err := checkpoint(server.Admin, ns, "web", nil); err != nil {
+		t.Fatal(err)
+	}
+	kubelet.SetHandler(kubeletAnswers(500, "checkpointing of ns/web/app failed (criu failed)"))
+	if _, err := checkpoint(server.Admin, ns, "web", nil); err == nil {
+		t.Fatal("want the failed checkpoint to fail")
+	}
+
+	want := []string{
+		fmt.Sprintf("Normal Checkpointed Checkpointed container app on node node1: /var/lib/kubelet/checkpoints/checkpoint-web_%s-app-2026-11-27T03:00:00Z.tar", ns),
+		"Warning CheckpointFailed Checkpoint of container app on node node1 failed: Internal error occurred: the container runtime of node node1 could not checkpoint container app (kubelet HTTP 500): checkpointing of ns/web/app failed (criu failed)",
+	}
+	var got []string
+	err := wait.PollUntilContextTimeout(context.Background(), 200*time.Millisecond, 20*time.Second, true, func(ctx context.Context) (bool, error) {
+		events, err := admin.CoreV1().Events(ns).List(ctx, metav1.ListOptions{FieldSelector: fields.OneTermEqualSelector("involvedObject.name", "web").String()})
+		if err != nil {
+			return false, err
+		}
+		got = nil
+		for _, e := range events.Items {
+			if e.Source.Component != "kube-apiserver" || e.InvolvedObject.Kind != "Pod" {
+				continue
+			}
+			got = append(got, e.Type+" "+e.Reason+" "+e.Message)
+		}
+		return len(got) >= len(want), nil
+	})
+	if err != nil || strings.Join(sorted(got), "\n") != strings.Join(sorted(want), "\n") {
+		t.Errorf("events (%v):\n%s\nwant:\n%s", err, strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+
+	metrics, err := admin.CoreV1().RESTClient().Get().AbsPath("/metrics").DoRaw(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, series := range []string{
+		`apiserver_pod_checkpoint_requests_total{code="200"}`,
+		`apiserver_pod_checkpoint_requests_total{code="500"}`,
+		`apiserver_pod_checkpoint_duration_seconds_count{code="200"}`,
+	} {
+		if !strings.Contains(string(metrics), series) {
+			t.Errorf("/metrics lacks %s", series)
+		}
+	}
+}
+
+func sorted(s []string) []string {
+	out := slices.Clone(s)
+	slices.Sort(out)
+	return out
+}
