@@ -24,7 +24,7 @@ export GOFLAGS := -buildvcs=false
 STAGING := staging/src/github.com/kube-checkpoint
 STAGING_MODULES := $(STAGING)/client-go $(STAGING)/kubectl
 
-.PHONY: all build kube-apiserver kubectl cluster-binaries images local-up local-down test-binaries verify test test-unit test-integration test-e2e clean
+.PHONY: all build kube-apiserver kubectl cluster-binaries images local-up local-down test-binaries verify test test-unit test-integration test-e2e bench-rss clean
 
 all: build
 
@@ -95,6 +95,10 @@ test-integration: test-binaries
 ## local-up (NUM_NODES=2) that it tears down and checks is gone.
 test-e2e:
 	hack/e2e.sh
+
+## bench-rss: the apiserver's idle RSS with the gate on and off, same flags.
+bench-rss: test-binaries
+	KUBE_CHECKPOINT_BIN=$(CURDIR)/$(BIN) go test -count=1 -run '^$$' -bench BenchmarkIdleRSS -benchtime=1x -timeout 10m ./test/integration/checkpoint/
 
 clean:
 	rm -rf $(OUT)

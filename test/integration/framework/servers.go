@@ -334,3 +334,8 @@ func (s *APIServer) WriteKubeconfig(path string, kp KeyPair) error {
 	config.CurrentContext = "test"
 	return clientcmd.WriteToFile(*config, path)
 }
+
+// Pid is the process id.
+func (p *Process) Pid() int {
+	return p.cmd.Process.Pid
+}
