@@ -73,6 +73,7 @@ verify:
 	hack/verify-codegen.sh
 	hack/verify-gofmt.sh
 	go vet ./pkg/... ./cmd/... ./plugin/... ./test/...
+	go mod tidy -diff
 	hack/verify-staging.sh
 	for m in $(STAGING_MODULES); do (cd $$m && go vet ./...) || exit 1; done
 

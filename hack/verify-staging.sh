@@ -11,11 +11,8 @@ for dir in "${ROOT}"/staging/src/github.com/kube-checkpoint/*/; do
 		echo "${module} depends on k8s.io/kubernetes" >&2
 		status=1
 	fi
-	before=$(cat "${dir}/go.mod" "${dir}/go.sum")
-	(cd "${dir}" && go mod tidy)
-	if [[ "${before}" != "$(cat "${dir}/go.mod" "${dir}/go.sum")" ]]; then
+	if ! (cd "${dir}" && go mod tidy -diff >&2); then
 		echo "${module}: go.mod/go.sum are not tidy (run go mod tidy in ${dir})" >&2
-		(cd "${dir}" && git diff -- go.mod go.sum >&2) || true
 		status=1
 	fi
 done
