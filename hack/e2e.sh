@@ -19,7 +19,8 @@ fi
 
 NUM_NODES=${NUM_NODES:-2} DEMO=false "${ROOT}/hack/local-up.sh"
 status=0
-(cd "${ROOT}/test/e2e" && in_ns "${CP_NS}" "${BIN}/e2e.test" --kubeconfig="${KUBECONFIG_FILE}" "${args[@]}") || status=$?
+(cd "${ROOT}/test/e2e" && in_ns "${CP_NS}" "${BIN}/e2e.test" --kubeconfig="${KUBECONFIG_FILE}" \
+	--local-up-state="${STATE}" --local-up-prefix="${PREFIX}" "${args[@]}") || status=$?
 if [[ ${status} -ne 0 ]]; then
 	echo "e2e failed; node logs:" >&2
 	for log in "${LOGS}"/node*-kubelet.log; do

@@ -33,7 +33,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
 	"k8s.io/kubernetes/test/e2e/framework"
@@ -315,9 +314,7 @@ func runCLI(f *framework.Framework, binary string, args ...string) (string, stri
 func expectStatus(err error, code int32, message string) {
 	ginkgo.GinkgoHelper()
 	gomega.Expect(err).To(gomega.HaveOccurred())
-	status, ok := err.(apierrors.APIStatus)
-	gomega.Expect(ok).To(gomega.BeTrueBecause("%v is an API status", err))
-	gomega.Expect(status.Status().Code).To(gomega.Equal(code), "%v", err)
+	expectCode(err, code)
 	gomega.Expect(err.Error()).To(gomega.Equal(message))
 }
 
