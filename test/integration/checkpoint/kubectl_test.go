@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -34,7 +35,13 @@ import (
 // only, so "kubectl checkpoint" finds the kubectl-checkpoint plugin there.
 func runCLI(t *testing.T, kubeconfig string, binary string, args ...string) (string, string, int) {
 	t.Helper()
-	cmd := exec.Command(filepath.Join(framework.BinDir(), binary), append(args, "--kubeconfig="+kubeconfig)...)
+	if len(args) > 0 && args[0] == "__complete" {
+		// Completion completes the last argument: the kubeconfig goes first.
+		args = append([]string{"__complete", "--kubeconfig=" + kubeconfig}, args[1:]...)
+	} else {
+		args = append(args, "--kubeconfig="+kubeconfig)
+	}
+	cmd := exec.Command(filepath.Join(framework.BinDir(), binary), args...)
 	cmd.Env = []string{"PATH=" + framework.BinDir(), "HOME=" + t.TempDir()}
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -99,6 +106,24 @@ Checkpoint Archive:    /var/lib/kubelet/checkpoints/checkpoint-%s_%s-%s-2026-11-
 			}
 		})
 	}
+
+	t.Run("shell completion", func(t *testing.T) {
+		for _, tc := range []struct {
+			binary string
+			args   []string
+			want   string
+		}{
+			// Pods first, then the resource types of TYPE/NAME, as kubectl exec.
+			{"kubectl", []string{"__complete", "alpha", "checkpoint", "-n", ns, ""}, "multi\nweb\ndaemonsets/\ndeployments/\npods/\n"},
+			{"kubectl-checkpoint", []string{"__complete", "-n", ns, "m"}, "multi\n:4\n"},
+			{"kubectl-checkpoint", []string{"__complete", "multi", "-n", ns, "-c", ""}, "app\nhelper\n:4\n"},
+		} {
+			stdout, stderr, code := runCLI(t, adminConfig, tc.binary, tc.args...)
+			if code != 0 || !strings.HasPrefix(stdout, tc.want) || !strings.HasSuffix(stdout, "\n:4\n") {
+				t.Errorf("%s %v: exit %d, stdout %q, stderr %q; want stdout starting %q", tc.binary, tc.args, code, stdout, stderr, tc.want)
+			}
+		}
+	})
 
 	t.Run("json output", func(t *testing.T) {
 		stdout, stderr, code := runCLI(t, adminConfig, "kubectl", "alpha", "checkpoint", "web", "-o", "json", "-n", ns)
