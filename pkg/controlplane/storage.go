@@ -76,6 +76,7 @@ func (p *legacyProviderWithCheckpoint) NewRESTStorage(apiResourceConfigSource se
 		DefaultTimeout: p.checkpoint.DefaultTimeout,
 		MaxTimeout:     p.checkpoint.MaxTimeout,
 		Limiter:        podrest.NewNodeLimiter(p.checkpoint.MaxInflightPerNode),
+		Archives:       podrest.NewArchiveGuard(),
 		Events:         p.events,
 	}
 	podrest.RegisterMetrics()

@@ -160,6 +160,46 @@ var _ = ginkgo.Describe("pods/checkpoint", func() {
 		expectStatus(err, 400, "a container name must be specified for pod multi, choose one of: [app helper proxy]")
 	})
 
+	ginkgo.It("keeps every archive it reports: quick checkpoints of one container get distinct archives, concurrent ones are refused with 409", func(ctx context.Context) {
+		pod := createPod(ctx, f, counterPod("counter", "", "counter"))
+		var archives []string
+		for range 4 {
+			result, err := checkpoints.Checkpoint(ctx, pod.Name, nil)
+			framework.ExpectNoError(err)
+			archives = append(archives, result.ArchivePaths...)
+		}
+
+		type outcome struct {
+			result *checkpointv1.PodCheckpointResult
+			err    error
+		}
+		outcomes := make(chan outcome, 3)
+		for range 3 {
+			go func() {
+				result, err := checkpoints.Checkpoint(ctx, pod.Name, nil)
+				outcomes <- outcome{result, err}
+			}()
+		}
+		refused := 0
+		for range 3 {
+			o := <-outcomes
+			if o.err != nil {
+				expectStatus(o.err, 409, `Operation cannot be fulfilled on pods/checkpoint "counter": a checkpoint of container counter is already in progress: its archive would be overwritten`)
+				refused++
+				continue
+			}
+			archives = append(archives, o.result.ArchivePaths...)
+		}
+		gomega.Expect(refused).To(gomega.BeNumerically(">=", 1), "three checkpoints at once of one container")
+		gomega.Expect(archives).To(gomega.HaveLen(4 + 3 - refused))
+		seen := map[string]bool{}
+		for _, a := range archives {
+			gomega.Expect(seen).NotTo(gomega.HaveKey(a), "archive reported twice")
+			seen[a] = true
+		}
+		inspectArchive(ctx, f, pod.Spec.NodeName, archives...)
+	})
+
 	ginkgo.It("writes the archive on the pod's node when there are two nodes", func(ctx context.Context) {
 		nodes, err := e2enode.GetReadySchedulableNodes(ctx, f.ClientSet)
 		framework.ExpectNoError(err)
@@ -267,9 +307,17 @@ func waitForCount(ctx context.Context, f *framework.Framework, pod, container st
 }
 
 // inspectArchive runs "counter inspect" in a privileged pod on node that
-// mounts the archive's directory, and expects a root-only CRIU checkpoint.
-func inspectArchive(ctx context.Context, f *framework.Framework, node, archive string) {
+// mounts the archives' directory, and expects each a root-only CRIU checkpoint.
+func inspectArchive(ctx context.Context, f *framework.Framework, node string, archives ...string) {
 	ginkgo.GinkgoHelper()
+	archive := archives[0]
+	args := []string{"inspect"}
+	want := ""
+	for _, a := range archives {
+		gomega.Expect(path.Dir(a)).To(gomega.Equal(path.Dir(archive)))
+		args = append(args, "/checkpoints/"+path.Base(a))
+		want += fmt.Sprintf(`/checkpoints/%s: CRIU checkpoint, \d+ bytes, mode 0600, owner uid 0, [1-9]\d* CRIU images\n`, regexp.QuoteMeta(path.Base(a)))
+	}
 	name := fmt.Sprintf("inspect-%d", time.Now().UnixNano())
 	pod := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: name},
@@ -279,7 +327,7 @@ func inspectArchive(ctx context.Context, f *framework.Framework, node, archive s
 			AutomountServiceAccountToken: ptr.To(false),
 			Containers: []corev1.Container{{
 				Name: "inspect", Image: *testImage, ImagePullPolicy: corev1.PullPolicy(*imagePullPolicy),
-				Args:            []string{"inspect", "/checkpoints/" + path.Base(archive)},
+				Args:            args,
 				SecurityContext: &corev1.SecurityContext{Privileged: ptr.To(true), RunAsUser: ptr.To[int64](0)},
 				VolumeMounts:    []corev1.VolumeMount{{Name: "checkpoints", MountPath: "/checkpoints", ReadOnly: true}},
 			}},
@@ -294,7 +342,7 @@ func inspectArchive(ctx context.Context, f *framework.Framework, node, archive s
 	logs, err := e2epod.GetPodLogs(ctx, f.ClientSet, f.Namespace.Name, name, "inspect")
 	framework.ExpectNoError(err)
 	framework.ExpectNoError(waitErr, "inspecting %s on %s: %s", archive, node, logs)
-	gomega.Expect(logs).To(gomega.MatchRegexp(`^/checkpoints/%s: CRIU checkpoint, \d+ bytes, mode 0600, owner uid 0, [1-9]\d* CRIU images\n$`, regexp.QuoteMeta(path.Base(archive))))
+	gomega.Expect(logs).To(gomega.MatchRegexp("^" + want + "$"))
 }
 
 // runCLI runs one of this project's command-line binaries against the

@@ -34,10 +34,12 @@ import (
 )
 
 // TestCheckpointBusyNode fills the node's one place (the server runs with
-// --checkpoint-max-inflight-per-node=1) and expects 429 with Retry-After.
+// --checkpoint-max-inflight-per-node=1) and expects 429 with Retry-After for
+// another pod of the node, and 409 for the same container.
 func TestCheckpointBusyNode(t *testing.T) {
 	ns := newNamespace(t)
 	createPod(t, ns, singlePod("web", nodeName))
+	createPod(t, ns, singlePod("other", nodeName))
 	entered, release := make(chan struct{}, 1), make(chan struct{})
 	kubelet.SetHandler(func(w http.ResponseWriter, r *http.Request) {
 		entered <- struct{}{}
@@ -55,17 +57,26 @@ func TestCheckpointBusyNode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp, err := client.Post(server.URL+"/api/v1/namespaces/"+ns+"/pods/web/checkpoint", "", nil)
-	if err != nil {
-		t.Fatal(err)
+	post := func(pod string) (*http.Response, metav1.Status) {
+		resp, err := client.Post(server.URL+"/api/v1/namespaces/"+ns+"/pods/"+pod+"/checkpoint", "", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		_ = resp.Body.Close()
+		var status metav1.Status
+		_ = json.Unmarshal(body, &status)
+		return resp, status
 	}
-	body, _ := io.ReadAll(resp.Body)
-	_ = resp.Body.Close()
-	var status metav1.Status
-	_ = json.Unmarshal(body, &status)
+	resp, status := post("other")
 	want := "node node1 already has 1 checkpoints in flight (kube-apiserver --checkpoint-max-inflight-per-node): retry later"
 	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") != "5" || status.Message != want {
-		t.Errorf("got %d Retry-After %q %s\nwant 429 Retry-After 5 %s", resp.StatusCode, resp.Header.Get("Retry-After"), status.Message, want)
+		t.Errorf("another pod: got %d Retry-After %q %s\nwant 429 Retry-After 5 %s", resp.StatusCode, resp.Header.Get("Retry-After"), status.Message, want)
+	}
+	resp, status = post("web")
+	want = `Operation cannot be fulfilled on pods/checkpoint "web": a checkpoint of container app is already in progress: its archive would be overwritten`
+	if resp.StatusCode != http.StatusConflict || status.Message != want {
+		t.Errorf("the same container: got %d %s\nwant 409 %s", resp.StatusCode, status.Message, want)
 	}
 	close(release)
 	if err := <-first; err != nil {

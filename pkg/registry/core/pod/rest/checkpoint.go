@@ -62,6 +62,9 @@ type CheckpointREST struct {
 	MaxTimeout time.Duration
 	// Limiter bounds the checkpoints in flight per node; nil bounds none.
 	Limiter *NodeLimiter
+	// Archives keeps checkpoints of one container from overwriting each
+	// other's archive; nil keeps none apart.
+	Archives *ArchiveGuard
 	// Events records an Event on the pod for every checkpoint the kubelet
 	// was asked for; nil records none.
 	Events record.EventRecorder
@@ -140,6 +143,23 @@ type checkpointHandler struct {
 
 func (h *checkpointHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	node := h.target.Pod.Spec.NodeName
+	p := h.target.Pod
+	key := p.Namespace + "/" + p.Name + "/" + h.target.Container
+	wait, ok := h.rest.Archives.Begin(key, time.Now())
+	if !ok {
+		h.responder.Error(apierrors.NewConflict(core.Resource("pods/checkpoint"), p.Name,
+			fmt.Errorf("a checkpoint of container %s is already in progress: its archive would be overwritten", h.target.Container)))
+		return
+	}
+	defer func() { h.rest.Archives.End(key, time.Now()) }()
+	if wait > 0 {
+		select {
+		case <-time.After(wait):
+		case <-req.Context().Done():
+			h.responder.Error(apierrors.NewTimeoutError("the request ended while waiting to checkpoint", 0))
+			return
+		}
+	}
 	if !h.rest.Limiter.TryAcquire(node) {
 		h.responder.Error(apierrors.NewTooManyRequests(fmt.Sprintf("node %s already has %d checkpoints in flight (kube-apiserver --checkpoint-max-inflight-per-node): retry later", node, h.rest.Limiter.Max()), retryAfterSeconds))
 		return

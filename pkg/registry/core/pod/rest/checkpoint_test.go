@@ -18,11 +18,13 @@ package rest
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -285,5 +287,69 @@ func TestNodeLimiter(t *testing.T) {
 		if !unlimited.TryAcquire("a") || !NewNodeLimiter(0).TryAcquire("a") {
 			t.Fatal("no limit refused a checkpoint")
 		}
+	}
+}
+
+// TestCheckpointArchivesNeverShareAName: the kubelet names archives by the
+// second, so one container's checkpoints are kept a second apart, and one in
+// flight refuses another.
+func TestCheckpointArchivesNeverShareAName(t *testing.T) {
+	var mu sync.Mutex
+	var starts []time.Time
+	entered, release := make(chan struct{}, 4), make(chan struct{}, 4)
+	conn := kubelet(t, func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		starts = append(starts, time.Now())
+		mu.Unlock()
+		entered <- struct{}{}
+		<-release
+		_, _ = fmt.Fprintf(w, `{"items":["/var/lib/kubelet/checkpoints/checkpoint-web_default-app-%s.tar"]}`, time.Now().Format(time.RFC3339))
+	})
+	r := &CheckpointREST{Store: podGetter{"web": runningPod()}, KubeletConn: conn, DefaultTimeout: time.Minute, MaxTimeout: time.Hour, Archives: NewArchiveGuard()}
+
+	first := make(chan *recorder)
+	go func() { first <- connect(t, r, &core.PodCheckpointOptions{}) }()
+	<-entered
+	busy := connect(t, r, &core.PodCheckpointOptions{})
+	want := `Operation cannot be fulfilled on pods/checkpoint "web": a checkpoint of container app is already in progress: its archive would be overwritten`
+	if status, ok := busy.err.(apierrors.APIStatus); !ok || status.Status().Code != 409 || busy.err.Error() != want {
+		t.Fatalf("concurrent checkpoint: got %v, want 409 %s", busy.err, want)
+	}
+	release <- struct{}{}
+	if rec := <-first; rec.err != nil {
+		t.Fatal(rec.err)
+	}
+	ended := time.Now()
+	release <- struct{}{}
+	if rec := connect(t, r, &core.PodCheckpointOptions{}); rec.err != nil {
+		t.Fatal(rec.err)
+	}
+	<-entered
+	mu.Lock()
+	defer mu.Unlock()
+	if len(starts) != 2 || starts[1].Sub(ended) < time.Second-10*time.Millisecond {
+		t.Errorf("the next checkpoint reached the kubelet %s after the previous ended, want at least 1s", starts[1].Sub(ended))
+	}
+}
+
+func TestArchiveGuard(t *testing.T) {
+	g := NewArchiveGuard()
+	now := time.Unix(1000, 0)
+	if wait, ok := g.Begin("a", now); !ok || wait != 0 {
+		t.Fatalf("first: %s %v", wait, ok)
+	}
+	if _, ok := g.Begin("a", now); ok {
+		t.Fatal("a second checkpoint of a was let through while one is in flight")
+	}
+	if wait, ok := g.Begin("b", now); !ok || wait != 0 {
+		t.Fatalf("b waits for a: %s %v", wait, ok)
+	}
+	g.End("a", now.Add(300*time.Millisecond))
+	if wait, ok := g.Begin("a", now.Add(500*time.Millisecond)); !ok || wait != 800*time.Millisecond {
+		t.Fatalf("after a ended: wait %s %v, want 800ms", wait, ok)
+	}
+	g.End("a", now.Add(2*time.Second))
+	if wait, ok := g.Begin("a", now.Add(4*time.Second)); !ok || wait != 0 {
+		t.Fatalf("long after: wait %s %v", wait, ok)
 	}
 }
