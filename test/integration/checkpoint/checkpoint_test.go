@@ -18,6 +18,8 @@ package checkpoint
 
 import (
 	"context"
+	"encoding/json"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -25,6 +27,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 
 	checkpointv1 "github.com/kube-checkpoint/client-go/api/core/v1"
@@ -247,5 +250,53 @@ func TestCheckpointDefaultAdmissionLetsConnectThrough(t *testing.T) {
 	kubelet.SetHandler(kubeletArchive)
 	if _, err := checkpoint(server.Admin, ns, "web", nil); err != nil {
 		t.Fatalf("checkpoint in a restricted namespace: %v", err)
+	}
+}
+
+// TestCheckpointWrongRequests are requests no client should send.
+func TestCheckpointWrongRequests(t *testing.T) {
+	ns := newNamespace(t)
+	other := newNamespace(t)
+	createPod(t, ns, singlePod("web", nodeName))
+	kubelet.SetHandler(kubeletArchive)
+	kubelet.Requests()
+	client, err := rest.HTTPClientFor(server.Admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, method, path string
+		code               int
+		message            string
+	}{
+		{"GET", http.MethodGet, "/api/v1/namespaces/" + ns + "/pods/web/checkpoint", 405, `the server does not allow this method on the requested resource`},
+		{"PUT", http.MethodPut, "/api/v1/namespaces/" + ns + "/pods/web/checkpoint", 405, `the server does not allow this method on the requested resource`},
+		{"DELETE", http.MethodDelete, "/api/v1/namespaces/" + ns + "/pods/web/checkpoint", 405, `the server does not allow this method on the requested resource`},
+		{"the pod in another namespace", http.MethodPost, "/api/v1/namespaces/" + other + "/pods/web/checkpoint", 404, `pods "web" not found`},
+		{"a namespace that cannot exist", http.MethodPost, "/api/v1/namespaces/Not_A_Namespace/pods/web/checkpoint", 404, `pods "web" not found`},
+		{"a pod name that cannot exist", http.MethodPost, "/api/v1/namespaces/" + ns + "/pods/Not_A_Pod/checkpoint", 404, `pods "Not_A_Pod" not found`},
+		{"timeoutSeconds with a unit", http.MethodPost, "/api/v1/namespaces/" + ns + "/pods/web/checkpoint?timeoutSeconds=30s", 400, `timeoutSeconds: Invalid value: "30s": must be a whole number of seconds`},
+		{"a cluster-scoped checkpoint", http.MethodPost, "/api/v1/pods/web/checkpoint", 404, `the server could not find the requested resource`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req, err := http.NewRequest(tc.method, server.URL+tc.path, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp, err := client.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			_ = resp.Body.Close()
+			var status metav1.Status
+			_ = json.Unmarshal(body, &status)
+			if resp.StatusCode != tc.code || status.Message != tc.message {
+				t.Errorf("got %d %q (%s)\nwant %d %q", resp.StatusCode, status.Message, body, tc.code, tc.message)
+			}
+		})
+	}
+	if requests := kubelet.Requests(); len(requests) != 0 {
+		t.Errorf("wrong requests reached the kubelet: %+v", requests)
 	}
 }
