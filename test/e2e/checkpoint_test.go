@@ -33,6 +33,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
 	"k8s.io/kubernetes/test/e2e/framework"
@@ -364,6 +365,13 @@ func expectStatus(err error, code int32, message string) {
 	gomega.Expect(err).To(gomega.HaveOccurred())
 	expectCode(err, code)
 	gomega.Expect(err.Error()).To(gomega.Equal(message))
+}
+
+func expectCode(err error, code int32) {
+	ginkgo.GinkgoHelper()
+	status, ok := err.(apierrors.APIStatus)
+	gomega.Expect(ok).To(gomega.BeTrueBecause("%v is an API status", err))
+	gomega.Expect(status.Status().Code).To(gomega.Equal(code), "%v", err)
 }
 
 func lastLine(s string) string {

@@ -30,7 +30,6 @@ import (
 	"github.com/onsi/ginkgo/v2"
 	"github.com/onsi/gomega"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/kubernetes/test/e2e/framework"
 	admissionapi "k8s.io/pod-security-admission/api"
 
@@ -113,11 +112,4 @@ func stopKubelet(node string) func() {
 		framework.ExpectNoError(cmd.Process.Release())
 		_ = log.Close()
 	}
-}
-
-func expectCode(err error, code int32) {
-	ginkgo.GinkgoHelper()
-	status, ok := err.(apierrors.APIStatus)
-	gomega.Expect(ok).To(gomega.BeTrueBecause("%v is an API status", err))
-	gomega.Expect(status.Status().Code).To(gomega.Equal(code), "%v", err)
 }

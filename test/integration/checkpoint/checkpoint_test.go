@@ -18,8 +18,6 @@ package checkpoint
 
 import (
 	"context"
-	"encoding/json"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -27,7 +25,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 
 	checkpointv1 "github.com/kube-checkpoint/client-go/api/core/v1"
@@ -260,10 +257,6 @@ func TestCheckpointWrongRequests(t *testing.T) {
 	createPod(t, ns, singlePod("web", nodeName))
 	kubelet.SetHandler(kubeletArchive)
 	kubelet.Requests()
-	client, err := rest.HTTPClientFor(server.Admin)
-	if err != nil {
-		t.Fatal(err)
-	}
 	for _, tc := range []struct {
 		name, method, path string
 		code               int
@@ -279,20 +272,9 @@ func TestCheckpointWrongRequests(t *testing.T) {
 		{"a cluster-scoped checkpoint", http.MethodPost, "/api/v1/pods/web/checkpoint", 404, `the server could not find the requested resource`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			req, err := http.NewRequest(tc.method, server.URL+tc.path, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			resp, err := client.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			body, _ := io.ReadAll(resp.Body)
-			_ = resp.Body.Close()
-			var status metav1.Status
-			_ = json.Unmarshal(body, &status)
+			resp, status := rawRequest(t, tc.method, tc.path)
 			if resp.StatusCode != tc.code || status.Message != tc.message {
-				t.Errorf("got %d %q (%s)\nwant %d %q", resp.StatusCode, status.Message, body, tc.code, tc.message)
+				t.Errorf("got %d %q\nwant %d %q", resp.StatusCode, status.Message, tc.code, tc.message)
 			}
 		})
 	}

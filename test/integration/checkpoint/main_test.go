@@ -20,7 +20,9 @@ package checkpoint
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -215,6 +217,32 @@ func checkpointQuery(t *testing.T, config *rest.Config, ns, pod, rawQuery string
 	var code int
 	err = req.Do(context.Background()).StatusCode(&code).Error()
 	return code, err
+}
+
+// rawRequest sends method to path as a plain HTTP client would, with the
+// admin's credentials, and returns the response and the Status it carries.
+func rawRequest(t *testing.T, method, path string) (*http.Response, metav1.Status) {
+	t.Helper()
+	client, err := rest.HTTPClientFor(server.Admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, err := http.NewRequest(method, server.URL+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var status metav1.Status
+	_ = json.Unmarshal(body, &status)
+	return resp, status
 }
 
 func checkpoint(config *rest.Config, ns, pod string, opts *checkpointv1.PodCheckpointOptions) (*checkpointv1.PodCheckpointResult, error) {

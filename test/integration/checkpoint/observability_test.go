@@ -18,9 +18,7 @@ package checkpoint
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"slices"
 	"strings"
@@ -30,7 +28,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/util/wait"
-	"k8s.io/client-go/rest"
 )
 
 // TestCheckpointBusyNode fills the node's one place (the server runs with
@@ -53,20 +50,8 @@ func TestCheckpointBusyNode(t *testing.T) {
 	}()
 	<-entered
 
-	client, err := rest.HTTPClientFor(server.Admin)
-	if err != nil {
-		t.Fatal(err)
-	}
 	post := func(pod string) (*http.Response, metav1.Status) {
-		resp, err := client.Post(server.URL+"/api/v1/namespaces/"+ns+"/pods/"+pod+"/checkpoint", "", nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		body, _ := io.ReadAll(resp.Body)
-		_ = resp.Body.Close()
-		var status metav1.Status
-		_ = json.Unmarshal(body, &status)
-		return resp, status
+		return rawRequest(t, http.MethodPost, "/api/v1/namespaces/"+ns+"/pods/"+pod+"/checkpoint")
 	}
 	resp, status := post("other")
 	want := "node node1 already has 1 checkpoints in flight (kube-apiserver --checkpoint-max-inflight-per-node): retry later"

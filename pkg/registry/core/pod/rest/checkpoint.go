@@ -142,8 +142,8 @@ type checkpointHandler struct {
 }
 
 func (h *checkpointHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
-	node := h.target.Pod.Spec.NodeName
 	p := h.target.Pod
+	node := p.Spec.NodeName
 	key := p.Namespace + "/" + p.Name + "/" + h.target.Container
 	wait, ok := h.rest.Archives.Begin(key, time.Now())
 	if !ok {
