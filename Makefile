@@ -24,7 +24,7 @@ export GOFLAGS := -buildvcs=false
 STAGING := staging/src/github.com/kube-checkpoint
 STAGING_MODULES := $(STAGING)/client-go $(STAGING)/kubectl
 
-.PHONY: all build kube-apiserver kubectl cluster-binaries images local-up local-down test-binaries verify test test-unit test-integration test-e2e bench-rss clean
+.PHONY: all build kube-apiserver kubectl cluster-binaries images local-up local-down test-binaries verify test test-unit test-integration test-e2e bench bench-rss clean
 
 all: build
 
@@ -97,9 +97,17 @@ test-integration: test-binaries
 test-e2e:
 	hack/e2e.sh
 
-## bench-rss: the apiserver's idle RSS with the gate on and off, same flags.
+## bench: the benchmark on a local-up cluster (hack/bench.sh): pods/checkpoint
+## against nodes/proxy, the kubelet and crictl, concurrency and memory sweeps,
+## idle RSS; writes BENCHMARKS.md and docs/bench-time-vs-rss.png.
+bench:
+	hack/bench.sh
+
+## bench-rss: the apiserver's idle RSS with the gate on and off, same flags,
+## the median of RSS_SAMPLES pairs.
+RSS_SAMPLES ?= 3
 bench-rss: test-binaries
-	KUBE_CHECKPOINT_BIN=$(CURDIR)/$(BIN) go test -count=1 -run '^$$' -bench BenchmarkIdleRSS -benchtime=1x -timeout 10m ./test/integration/checkpoint/
+	KUBE_CHECKPOINT_BIN=$(CURDIR)/$(BIN) go test -count=1 -run '^$$' -bench BenchmarkIdleRSS -benchtime=$(RSS_SAMPLES)x -timeout 10m ./test/integration/checkpoint/
 
 clean:
 	rm -rf $(OUT)

@@ -8,6 +8,7 @@ require (
 	github.com/google/go-cmp v0.7.0
 	github.com/onsi/ginkgo/v2 v2.32.0
 	github.com/onsi/gomega v1.40.0
+	golang.org/x/image v0.44.0
 	k8s.io/cli-runtime v0.37.2
 	k8s.io/kubernetes v1.37.2
 )

@@ -211,9 +211,7 @@ EOF
 	run_in "${ns}" "${name}-containerd" env "PATH=${DEPS}/bin:/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin" \
 		"${DEPS}/bin/containerd" --config="${dir}/containerd.toml"
 	wait_for "${name} containerd" 60 test -S "${dir}/containerd.sock"
-	for image in "${IMAGES}"/*.tar; do
-		"${DEPS}/bin/ctr" --address="${dir}/containerd.sock" -n k8s.io images import "${image}" >/dev/null
-	done
+	import_images "${dir}"
 
 	cert "${name}-kubelet-client" "/O=system:nodes/CN=system:node:${name}" clientAuth
 	cert "${name}-kubelet" "/CN=${name}" serverAuth "IP:${ip},DNS:${name}"

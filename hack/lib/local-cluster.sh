@@ -46,6 +46,15 @@ run_in() { # namespace name command...
 	echo $! > "${PIDS}/${name}"
 }
 
+# import_images loads every image tarball of make images into the containerd
+# of the node whose state directory is $1.
+import_images() { # node-dir
+	local image
+	for image in "${IMAGES}"/*.tar; do
+		"${DEPS}/bin/ctr" --address="$1/containerd.sock" -n k8s.io images import "${image}" >/dev/null
+	done
+}
+
 kubectl() {
 	in_ns "${CP_NS}" "${BIN}/kubectl" --kubeconfig="${KUBECONFIG_FILE}" "$@"
 }

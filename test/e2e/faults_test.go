@@ -19,6 +19,7 @@ package e2e
 import (
 	"context"
 	"flag"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -30,9 +31,14 @@ import (
 	"github.com/onsi/ginkgo/v2"
 	"github.com/onsi/gomega"
 
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/kubernetes/test/e2e/framework"
+	e2epod "k8s.io/kubernetes/test/e2e/framework/pod"
 	admissionapi "k8s.io/pod-security-admission/api"
+	"k8s.io/utils/ptr"
 
+	checkpointv1 "github.com/kube-checkpoint/client-go/api/core/v1"
 	typedv1 "github.com/kube-checkpoint/client-go/kubernetes/typed/core/v1"
 )
 
@@ -52,13 +58,8 @@ var _ = ginkgo.Describe("pods/checkpoint faults", func() {
 		pod := createPod(ctx, f, counterPod("counter", "", "counter"))
 		checkpoints := typedv1.NewForConfigOrDie(f.ClientConfig()).Pods(f.Namespace.Name)
 
-		restart := stopKubelet(pod.Spec.NodeName)
-		stopped := true
-		ginkgo.DeferCleanup(func() {
-			if stopped {
-				restart()
-			}
-		})
+		restart := stopDaemon(pod.Spec.NodeName+"-kubelet", pod.Spec.NodeName, syscall.SIGTERM)
+		ginkgo.DeferCleanup(restart)
 		start := time.Now()
 		_, err := checkpoints.Checkpoint(ctx, pod.Name, nil)
 		gomega.Expect(err).To(gomega.HaveOccurred())
@@ -68,7 +69,6 @@ var _ = ginkgo.Describe("pods/checkpoint faults", func() {
 		gomega.Expect(time.Since(start)).To(gomega.BeNumerically("<", 10*time.Second))
 
 		restart()
-		stopped = false
 		// The container ran on while its kubelet was away.
 		before := waitForCount(ctx, f, pod.Name, "counter", 1)
 		gomega.Eventually(ctx, func() error {
@@ -77,13 +77,158 @@ var _ = ginkgo.Describe("pods/checkpoint faults", func() {
 		}).WithTimeout(time.Minute).WithPolling(time.Second).Should(gomega.Succeed())
 		waitForCount(ctx, f, pod.Name, "counter", before+5)
 	})
+
+	ginkgo.It("answers 504 when the checkpoint outlasts timeoutSeconds, and leaves the container running, thawed, with no archive", func(ctx context.Context) {
+		pod := createSlowPod(ctx, f, "slow")
+		checkpoints := typedv1.NewForConfigOrDie(f.ClientConfig()).Pods(f.Namespace.Name)
+
+		start := time.Now()
+		_, err := checkpoints.Checkpoint(ctx, pod.Name, &checkpointv1.PodCheckpointOptions{TimeoutSeconds: ptr.To[int64](1)})
+		expectStatus(err, 504, fmt.Sprintf("Timeout: the checkpoint of container counter of pod %s/%s did not complete within 1s", f.Namespace.Name, pod.Name))
+		// timeoutSeconds plus the apiserver's 5 s of grace for the kubelet's answer.
+		gomega.Expect(time.Since(start)).To(gomega.BeNumerically("<", 15*time.Second))
+		expectEvent(ctx, f, pod.Name, fmt.Sprintf("kube-apiserver Warning CheckpointFailed Checkpoint of container counter on node %s failed: Timeout: the checkpoint of container counter of pod %s/%s did not complete within 1s", pod.Spec.NodeName, f.Namespace.Name, pod.Name))
+		expectUnharmed(ctx, f, pod)
+	})
+
+	ginkgo.It("leaves the container running, thawed, with no archive when its kubelet dies in the middle of a checkpoint", func(ctx context.Context) {
+		if *localUpState == "" {
+			ginkgo.Skip("needs a make local-up cluster whose kubelets the suite may stop (--local-up-state)")
+		}
+		pod := createSlowPod(ctx, f, "slow")
+		checkpoints := typedv1.NewForConfigOrDie(f.ClientConfig()).Pods(f.Namespace.Name)
+
+		done := make(chan error, 1)
+		go func() {
+			_, err := checkpoints.Checkpoint(ctx, pod.Name, nil)
+			done <- err
+		}()
+		time.Sleep(2 * time.Second) // CRIU is dumping
+		restart := stopDaemon(pod.Spec.NodeName+"-kubelet", pod.Spec.NodeName, syscall.SIGKILL)
+		ginkgo.DeferCleanup(restart)
+		var err error
+		gomega.Eventually(done).WithTimeout(10 * time.Second).Should(gomega.Receive(&err))
+		gomega.Expect(err).To(gomega.HaveOccurred())
+		gomega.Expect(err.Error()).To(gomega.HavePrefix("cannot reach the kubelet of node %s: ", pod.Spec.NodeName))
+		expectCode(err, 503)
+		restart() // the pod's logs, which show it counting, come through its kubelet
+		expectUnharmed(ctx, f, pod)
+	})
+
+	ginkgo.It("leaves the container running, thawed, with no archive when the apiserver dies in the middle of a checkpoint, and checkpoints after its restart", func(ctx context.Context) {
+		if *localUpState == "" {
+			ginkgo.Skip("needs a make local-up cluster whose apiserver the suite may restart (--local-up-state)")
+		}
+		pod := createSlowPod(ctx, f, "slow")
+		small := createPod(ctx, f, counterPod("small", pod.Spec.NodeName, "counter"))
+		checkpoints := typedv1.NewForConfigOrDie(f.ClientConfig()).Pods(f.Namespace.Name)
+
+		done := make(chan error, 1)
+		go func() {
+			_, err := checkpoints.Checkpoint(ctx, pod.Name, nil)
+			done <- err
+		}()
+		time.Sleep(2 * time.Second) // CRIU is dumping
+		restart := stopDaemon("kube-apiserver", "cp", syscall.SIGKILL)
+		ginkgo.DeferCleanup(restart)
+		var err error
+		gomega.Eventually(done).WithTimeout(10 * time.Second).Should(gomega.Receive(&err))
+		gomega.Expect(err).To(gomega.HaveOccurred())
+		gomega.Expect(err.Error()).To(gomega.MatchRegexp(`EOF|connection reset by peer`))
+		restart()
+		gomega.Eventually(ctx, func() error {
+			return f.ClientSet.CoreV1().RESTClient().Get().AbsPath("/readyz").Do(ctx).Error()
+		}).WithTimeout(time.Minute).WithPolling(time.Second).Should(gomega.Succeed())
+
+		expectUnharmed(ctx, f, pod)
+		result, err := checkpoints.Checkpoint(ctx, small.Name, nil)
+		framework.ExpectNoError(err)
+		inspectArchive(ctx, f, result.NodeName, result.ArchivePaths[0])
+	})
 })
 
-// stopKubelet stops the kubelet of a local-up node and returns a function
-// that starts it again with the same command line and environment.
-func stopKubelet(node string) func() {
+// slowMiB is what the counter of createSlowPod holds: CRIU takes well over
+// ten seconds to dump 2 GiB here (1 GiB: 6 to 14 s), so the faults above
+// land in the middle of the dump, and 1 s plus the apiserver's 5 s of grace
+// ends before it.
+const slowMiB = 2048
+
+// createSlowPod starts a counter holding slowMiB MiB and waits until it
+// holds all of it.
+func createSlowPod(ctx context.Context, f *framework.Framework, name string) *corev1.Pod {
 	ginkgo.GinkgoHelper()
-	pidFile := filepath.Join(*localUpState, "pids", node+"-kubelet")
+	spec := counterPod(name, "", "counter")
+	spec.Spec.Containers[0].Args = []string{"-hold-mib", strconv.Itoa(slowMiB)}
+	pod := createPod(ctx, f, spec)
+	gomega.Eventually(ctx, func() (string, error) {
+		return e2epod.GetPodLogs(ctx, f.ClientSet, f.Namespace.Name, pod.Name, "counter")
+	}).WithTimeout(2 * time.Minute).WithPolling(500 * time.Millisecond).Should(gomega.ContainSubstring(fmt.Sprintf("holding %d MiB", slowMiB)))
+	return pod
+}
+
+// expectUnharmed expects the pod's container, after a checkpoint that did
+// not complete, to be the same container, counting on, with (on a local-up
+// cluster, whose nodes the suite can read) every cgroup of the pod thawed and
+// no archive of the pod left in the kubelet's checkpoint directory.
+func expectUnharmed(ctx context.Context, f *framework.Framework, pod *corev1.Pod) {
+	ginkgo.GinkgoHelper()
+	before := waitForCount(ctx, f, pod.Name, "counter", 1)
+	waitForCount(ctx, f, pod.Name, "counter", before+20)
+	current, err := f.ClientSet.CoreV1().Pods(f.Namespace.Name).Get(ctx, pod.Name, metav1.GetOptions{})
+	framework.ExpectNoError(err)
+	gomega.Expect(current.Status.ContainerStatuses[0].State.Running).NotTo(gomega.BeNil())
+	gomega.Expect(current.Status.ContainerStatuses[0].RestartCount).To(gomega.BeZero())
+	if *localUpState == "" {
+		return
+	}
+	states := freezerStates(string(pod.UID))
+	gomega.Expect(states).NotTo(gomega.BeEmpty(), "no freezer cgroup of pod %s", pod.UID)
+	for file, state := range states {
+		gomega.Expect(state).To(gomega.BeElementOf("THAWED", "0"), "%s", file)
+	}
+	archives, err := filepath.Glob(filepath.Join(*localUpState, pod.Spec.NodeName, "kubelet", "checkpoints", "checkpoint-"+pod.Name+"_"+f.Namespace.Name+"-*"))
+	framework.ExpectNoError(err)
+	gomega.Expect(archives).To(gomega.BeEmpty())
+}
+
+// freezerStates reads the freezer state of every cgroup of the pod: cgroup v1
+// freezer.state (THAWED, FREEZING, FROZEN) and cgroup v2 cgroup.freeze (0, 1).
+func freezerStates(podUID string) map[string]string {
+	states := map[string]string{}
+	for _, pattern := range []string{
+		"/sys/fs/cgroup/freezer/*/kubepods/pod%s/freezer.state", "/sys/fs/cgroup/freezer/*/kubepods/pod%s/*/freezer.state",
+		"/sys/fs/cgroup/freezer/*/kubepods/*/pod%s/freezer.state", "/sys/fs/cgroup/freezer/*/kubepods/*/pod%s/*/freezer.state",
+		"/sys/fs/cgroup/unified/*/kubepods/*/pod%s/*/cgroup.freeze", "/sys/fs/cgroup/*/kubepods*/*/*pod%s*/*/cgroup.freeze",
+	} {
+		files, _ := filepath.Glob(fmt.Sprintf(pattern, podUID))
+		for _, file := range files {
+			raw, err := os.ReadFile(file)
+			framework.ExpectNoError(err)
+			states[file] = strings.TrimSpace(string(raw))
+		}
+	}
+	return states
+}
+
+func expectEvent(ctx context.Context, f *framework.Framework, pod, want string) {
+	ginkgo.GinkgoHelper()
+	gomega.Eventually(ctx, func() ([]string, error) {
+		events, err := f.ClientSet.CoreV1().Events(f.Namespace.Name).List(ctx, metav1.ListOptions{FieldSelector: "involvedObject.name=" + pod})
+		var seen []string
+		for _, e := range events.Items {
+			seen = append(seen, e.Source.Component+" "+e.Type+" "+e.Reason+" "+e.Message)
+		}
+		return seen, err
+	}).WithTimeout(30 * time.Second).Should(gomega.ContainElement(want))
+}
+
+// stopDaemon stops a daemon of a local-up cluster (its pid file is
+// pids/NAME, it runs in network namespace PREFIX-NETNS) with sig, waits for it
+// to exit, and returns a function that starts it again with the same command
+// line and environment, logging where it logged.
+func stopDaemon(name, netns string, sig syscall.Signal) func() {
+	ginkgo.GinkgoHelper()
+	pidFile := filepath.Join(*localUpState, "pids", name)
 	raw, err := os.ReadFile(pidFile)
 	framework.ExpectNoError(err)
 	pid, err := strconv.Atoi(strings.TrimSpace(string(raw)))
@@ -92,24 +237,29 @@ func stopKubelet(node string) func() {
 	framework.ExpectNoError(err)
 	environ, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/environ")
 	framework.ExpectNoError(err)
-	framework.ExpectNoError(syscall.Kill(pid, syscall.SIGTERM))
+	framework.ExpectNoError(syscall.Kill(pid, sig))
 	gomega.Eventually(func() bool {
-		_, err := os.Stat("/proc/" + strconv.Itoa(pid))
-		return os.IsNotExist(err)
-	}).WithTimeout(30 * time.Second).Should(gomega.BeTrue())
+		status, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+		return os.IsNotExist(err) || strings.Contains(string(status), "\nState:\tZ")
+	}).WithTimeout(90 * time.Second).Should(gomega.BeTrue())
 
+	started := false
 	return func() {
 		ginkgo.GinkgoHelper()
+		if started {
+			return
+		}
+		started = true
 		args := strings.Split(strings.TrimRight(string(cmdline), "\x00"), "\x00")
-		cmd := exec.Command("nsenter", append([]string{"--net=/var/run/netns/" + *localUpPrefix + "-" + node}, args...)...)
+		cmd := exec.Command("nsenter", append([]string{"--net=/var/run/netns/" + *localUpPrefix + "-" + netns}, args...)...)
 		cmd.Env = strings.Split(strings.TrimRight(string(environ), "\x00"), "\x00")
-		log, err := os.OpenFile(filepath.Join(*localUpState, "logs", node+"-kubelet.log"), os.O_APPEND|os.O_WRONLY, 0o644)
+		log, err := os.OpenFile(filepath.Join(*localUpState, "logs", name+".log"), os.O_APPEND|os.O_WRONLY, 0o644)
 		framework.ExpectNoError(err)
 		cmd.Stdout, cmd.Stderr = log, log
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 		framework.ExpectNoError(cmd.Start())
 		framework.ExpectNoError(os.WriteFile(pidFile, []byte(strconv.Itoa(cmd.Process.Pid)+"\n"), 0o644))
-		framework.ExpectNoError(cmd.Process.Release())
 		_ = log.Close()
+		go func() { _ = cmd.Wait() }() // reap it if a later spec stops it again
 	}
 }

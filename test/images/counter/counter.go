@@ -16,12 +16,14 @@ limitations under the License.
 
 // counter is the test image of the local cluster and the e2e suite.
 //
-//	counter [-listen :8080]
+//	counter [-listen :8080] [-hold-mib N]
 //
 // counts ten times a second, prints every tenth count, and answers GET /count
 // on its listening socket with the current count: a process whose state
 // advances, so a checkpoint has something to capture and a test can see the
-// container keep running after it.
+// container keep running after it. With -hold-mib it first allocates N MiB
+// of distinct, touched pages and keeps them, so its checkpoint carries that
+// much memory (the benchmark's memory sweep, the e2e timeout spec).
 //
 //	counter connect ADDRESS
 //
@@ -47,6 +49,7 @@ package main
 
 import (
 	"archive/tar"
+	"encoding/binary"
 	"errors"
 	"flag"
 	"fmt"
@@ -74,7 +77,9 @@ func main() {
 		}
 	}
 	listen := flag.String("listen", ":8080", "address to answer GET /count on")
+	holdMiB := flag.Int("hold-mib", 0, "MiB of memory to allocate, touch and keep")
 	flag.Parse()
+	held = hold(*holdMiB)
 
 	var count atomic.Int64
 	go func() {
@@ -88,6 +93,26 @@ func main() {
 		fmt.Fprintln(w, count.Load())
 	})
 	log.Fatal(http.ListenAndServe(*listen, nil))
+}
+
+// held keeps the -hold-mib memory reachable for the life of the process.
+var held [][]byte
+
+// hold allocates mib MiB in 1 MiB slices and writes every page with a value
+// that differs from page to page, so none of it is shared or zero and CRIU
+// must dump all of it.
+func hold(mib int) [][]byte {
+	chunks := make([][]byte, mib)
+	for i := range chunks {
+		chunks[i] = make([]byte, 1<<20)
+		for off := 0; off < len(chunks[i]); off += 4096 {
+			binary.LittleEndian.PutUint64(chunks[i][off:], uint64(i)<<20|uint64(off)|1)
+		}
+	}
+	if mib > 0 {
+		fmt.Println("holding", mib, "MiB")
+	}
+	return chunks
 }
 
 // connect holds one TCP connection open until the peer closes it.

@@ -147,6 +147,7 @@ func (h *checkpointHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) 
 	key := p.Namespace + "/" + p.Name + "/" + h.target.Container
 	wait, ok := h.rest.Archives.Begin(key, time.Now())
 	if !ok {
+		recordRefused(http.StatusConflict)
 		h.responder.Error(apierrors.NewConflict(core.Resource("pods/checkpoint"), p.Name,
 			fmt.Errorf("a checkpoint of container %s is already in progress: its archive would be overwritten", h.target.Container)))
 		return
@@ -161,6 +162,7 @@ func (h *checkpointHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) 
 		}
 	}
 	if !h.rest.Limiter.TryAcquire(node) {
+		recordRefused(http.StatusTooManyRequests)
 		h.responder.Error(apierrors.NewTooManyRequests(fmt.Sprintf("node %s already has %d checkpoints in flight (kube-apiserver --checkpoint-max-inflight-per-node): retry later", node, h.rest.Limiter.Max()), retryAfterSeconds))
 		return
 	}
@@ -183,8 +185,12 @@ func (h *checkpointHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) 
 	h.responder.Object(http.StatusOK, result)
 }
 
-// retryAfterSeconds is when a client refused for a busy node may try again.
-const retryAfterSeconds = 5
+// retryAfterSeconds is when a client refused for a busy node may try again:
+// about one checkpoint of a small container, so that client-go, which waits
+// out a 429's Retry-After and retries by itself, takes the next free slot
+// rather than idling; a waiting client costs the apiserver one cheap 429 a
+// second.
+const retryAfterSeconds = 1
 
 // recordEvent tells the pod's owners that a checkpoint was taken, or why not:
 // an archive holds the container's memory, so its creation should be seen.

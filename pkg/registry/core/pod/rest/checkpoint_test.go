@@ -229,8 +229,8 @@ func TestCheckpointBusyNode(t *testing.T) {
 	busy := connect(t, r, &core.PodCheckpointOptions{})
 	status, ok := busy.err.(apierrors.APIStatus)
 	want := "node node1 already has 1 checkpoints in flight (kube-apiserver --checkpoint-max-inflight-per-node): retry later"
-	if !ok || status.Status().Code != 429 || busy.err.Error() != want || status.Status().Details.RetryAfterSeconds != 5 {
-		t.Fatalf("second checkpoint: got %v, want 429 %s with Retry-After 5", busy.err, want)
+	if !ok || status.Status().Code != 429 || busy.err.Error() != want || status.Status().Details.RetryAfterSeconds != 1 {
+		t.Fatalf("second checkpoint: got %v, want 429 %s with Retry-After 1", busy.err, want)
 	}
 	close(release)
 	if rec := <-first; rec.err != nil {

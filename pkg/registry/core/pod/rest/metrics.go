@@ -41,6 +41,16 @@ var (
 		},
 		[]string{"code"},
 	)
+	checkpointRefused = metrics.NewCounterVec(
+		&metrics.CounterOpts{
+			Namespace:      namespace,
+			Subsystem:      subsystem,
+			Name:           "refused_total",
+			Help:           "Counter of pods/checkpoint requests refused without asking a kubelet to protect a node or an archive, by HTTP response code (429: the node had --checkpoint-max-inflight-per-node in flight; 409: the container already had one).",
+			StabilityLevel: metrics.ALPHA,
+		},
+		[]string{"code"},
+	)
 	checkpointDuration = metrics.NewHistogramVec(
 		&metrics.HistogramOpts{
 			Namespace:      namespace,
@@ -60,7 +70,7 @@ var (
 // legacy registry, once.
 func RegisterMetrics() {
 	registerMetrics.Do(func() {
-		legacyregistry.MustRegister(checkpointRequests, checkpointDuration)
+		legacyregistry.MustRegister(checkpointRequests, checkpointRefused, checkpointDuration)
 	})
 }
 
@@ -68,4 +78,8 @@ func recordCheckpoint(code int, took time.Duration) {
 	label := strconv.Itoa(code)
 	checkpointRequests.WithLabelValues(label).Inc()
 	checkpointDuration.WithLabelValues(label).Observe(took.Seconds())
+}
+
+func recordRefused(code int) {
+	checkpointRefused.WithLabelValues(strconv.Itoa(code)).Inc()
 }

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# make bench: measures pods/checkpoint on a make local-up cluster (test/bench)
+# and the apiserver's idle memory (make bench-rss), writes BENCHMARKS.md and
+# docs/bench-time-vs-rss.png, and prints the summary line last:
+#   ratio_vs_nodes_proxy=<a/b median> ratio_vs_kubelet=<a/c median> concurrent32_errors=<n>
+# It uses a running local-up cluster (re-importing the test images into its
+# nodes) or brings one up (NUM_NODES=1) and tears it down afterwards.
+# BENCH_ARGS are passed to test/bench (see go run ./test/bench -h), for example
+#   make bench BENCH_ARGS="--samples 5 --sizes 16,64" RSS_SAMPLES=1
+set -o errexit -o nounset -o pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+source "${ROOT}/hack/lib/local-cluster.sh"
+
+OUT_DIR="${ROOT}/_output/bench"
+mkdir -p "${OUT_DIR}"
+make -C "${ROOT}" --no-print-directory build images >/dev/null
+go build -o "${BIN}/bench" "${ROOT}/test/bench"
+
+# Idle memory first, before the cluster's pods load the machine.
+echo "+++ [bench] idle apiserver memory, gate off and on (make bench-rss, RSS_SAMPLES=${RSS_SAMPLES:-3})"
+make -C "${ROOT}" --no-print-directory bench-rss RSS_SAMPLES="${RSS_SAMPLES:-3}" | tee "${OUT_DIR}/idle-rss.txt"
+
+started=false
+if [[ -f "${KUBECONFIG_FILE}" ]] && kubectl get --raw /readyz >/dev/null 2>&1; then
+	echo "+++ [bench] using the running local-up cluster"
+	for dir in "${STATE}"/node*/; do
+		import_images "${dir%/}"
+	done
+else
+	echo "+++ [bench] bringing up a local cluster"
+	NUM_NODES=1 DEMO=false "${ROOT}/hack/local-up.sh"
+	started=true
+fi
+
+status=0
+(cd "${ROOT}" && in_ns "${CP_NS}" "${BIN}/bench" --kubeconfig="${KUBECONFIG_FILE}" --local-up-state="${STATE}" \
+	--crictl="${DEPS}/bin/crictl" --idle-rss="${OUT_DIR}/idle-rss.txt" \
+	--out="${ROOT}/BENCHMARKS.md" --plot="${ROOT}/docs/bench-time-vs-rss.png" ${BENCH_ARGS:-}) | tee "${OUT_DIR}/bench.log" || status=$?
+if [[ "${started}" == true ]]; then
+	"${ROOT}/hack/local-down.sh"
+fi
+# The summary stays the last line.
+tail -n 1 "${OUT_DIR}/bench.log"
+exit ${status}

@@ -1,0 +1,557 @@
+/*
+Copyright The kube-checkpoint Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/utils/ptr"
+
+	checkpointv1 "github.com/kube-checkpoint/client-go/api/core/v1"
+	typedv1 "github.com/kube-checkpoint/client-go/kubernetes/typed/core/v1"
+)
+
+type config struct {
+	kubeconfig, state, crictl, image string
+	samples, rounds, sizeSamples     int
+	concurrency, sizes               []int
+	idleRSS, out, plot               string
+}
+
+// The four paths of the comparison.
+const (
+	pathAPI     = "a"
+	pathProxy   = "b"
+	pathKubelet = "c"
+	pathCrictl  = "d"
+)
+
+var pathNames = map[string]string{
+	pathAPI:     "(a) pods/checkpoint, typed client",
+	pathProxy:   "(b) nodes/{node}/proxy/checkpoint",
+	pathKubelet: "(c) kubelet /checkpoint, apiserver's client cert",
+	pathCrictl:  "(d) crictl checkpoint --export on the node",
+}
+
+const (
+	namespace = "kube-checkpoint-bench"
+	container = "counter"
+	// spacing keeps two checkpoints of one container more than a second
+	// apart: the kubelet names archives by the second, so paths (b) and (c),
+	// which nothing guards, would otherwise overwrite each other's archives,
+	// and (a) would wait out its own guard inside the measurement.
+	spacing = 1100 * time.Millisecond
+)
+
+type bench struct {
+	cfg      config
+	ctx      context.Context
+	client   kubernetes.Interface
+	pods     typedv1.PodInterface
+	node     string
+	kubelet  string // https://ip:port
+	kubeHTTP *http.Client
+	socket   string // the node's containerd socket, for crictl
+	crictlN  int
+
+	mu       sync.Mutex
+	archives []string // every archive the bench made, removed at the end
+}
+
+// sample is one checkpoint through one path.
+type sample struct {
+	took    time.Duration
+	kubelet time.Duration // (a): the kubelet's part, as the result reports it
+	archive string
+	bytes   int64
+	err     error
+}
+
+func newBench(ctx context.Context, cfg config, restConfig *rest.Config) (*bench, error) {
+	restConfig.QPS, restConfig.Burst = 200, 400
+	client, err := kubernetes.NewForConfig(restConfig)
+	if err != nil {
+		return nil, err
+	}
+	checkpoints, err := typedv1.NewForConfig(restConfig)
+	if err != nil {
+		return nil, err
+	}
+	b := &bench{cfg: cfg, ctx: ctx, client: client, pods: checkpoints.Pods(namespace)}
+
+	nodes, err := client.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range nodes.Items {
+		for _, c := range n.Status.Conditions {
+			if c.Type == corev1.NodeReady && c.Status == corev1.ConditionTrue && b.node == "" {
+				b.node = n.Name
+				for _, a := range n.Status.Addresses {
+					if a.Type == corev1.NodeInternalIP {
+						b.kubelet = "https://" + net.JoinHostPort(a.Address, strconv.Itoa(int(n.Status.DaemonEndpoints.KubeletEndpoint.Port)))
+					}
+				}
+			}
+		}
+	}
+	if b.node == "" || b.kubelet == "" {
+		return nil, errors.New("no Ready node with an InternalIP")
+	}
+	b.socket = filepath.Join(cfg.state, b.node, "containerd.sock")
+
+	// Path (c) dials the kubelet as the apiserver does: its kubelet client
+	// certificate, the cluster CA, connections kept alive.
+	pki := filepath.Join(cfg.state, "pki")
+	cert, err := tls.LoadX509KeyPair(filepath.Join(pki, "apiserver-kubelet-client.crt"), filepath.Join(pki, "apiserver-kubelet-client.key"))
+	if err != nil {
+		return nil, err
+	}
+	caPEM, err := os.ReadFile(filepath.Join(pki, "ca.crt"))
+	if err != nil {
+		return nil, err
+	}
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(caPEM)
+	b.kubeHTTP = &http.Client{Transport: &http.Transport{
+		TLSClientConfig:     &tls.Config{Certificates: []tls.Certificate{cert}, RootCAs: roots, MinVersion: tls.VersionTLS12},
+		MaxIdleConnsPerHost: 64,
+	}}
+	return b, nil
+}
+
+// run measures everything and returns the report; on an error it returns what
+// was measured so far.
+func (b *bench) run() (*report, error) {
+	r := &report{cfg: b.cfg, node: b.node, started: time.Now()}
+	if v, err := b.client.Discovery().ServerVersion(); err == nil {
+		r.serverVersion = v.GitVersion
+	}
+	if err := b.setUp(); err != nil {
+		return nil, err
+	}
+	if b.cfg.idleRSS != "" {
+		rss, err := readIdleRSS(b.cfg.idleRSS)
+		if err != nil {
+			return nil, err
+		}
+		r.idle = rss
+	}
+
+	log("paths: %d checkpoints of pod %s/bench through each of (a) (b) (c) (d), interleaved", b.cfg.samples, namespace)
+	pod, err := b.client.CoreV1().Pods(namespace).Get(b.ctx, "bench", metav1.GetOptions{})
+	if err != nil {
+		return r, err
+	}
+	r.paths = map[string][]sample{}
+	order := []string{pathAPI, pathProxy, pathKubelet, pathCrictl}
+	last := time.Time{}
+	for i := 0; i < b.cfg.samples; i++ {
+		for j := range order {
+			path := order[(i+j)%len(order)] // each path goes first as often as the others
+			time.Sleep(time.Until(last.Add(spacing)))
+			s := b.checkpoint(path, pod)
+			last = time.Now()
+			r.paths[path] = append(r.paths[path], s)
+			if s.err != nil {
+				log("  %s: %v", path, s.err)
+			}
+		}
+		// For reference: the cheapest request that also reads the pod
+		// from etcd, as pods/checkpoint must.
+		start := time.Now()
+		_, err := b.client.CoreV1().Pods(namespace).Get(b.ctx, pod.Name, metav1.GetOptions{})
+		r.podGets = append(r.podGets, sample{took: time.Since(start), err: err})
+	}
+	r.lost = b.lost(r.paths[pathAPI])
+
+	for _, k := range b.cfg.concurrency {
+		log("concurrency: %d pods at once, %d rounds", k, b.cfg.rounds)
+		level, err := b.concurrent(k)
+		if err != nil {
+			return r, err
+		}
+		r.concurrency = append(r.concurrency, level)
+	}
+
+	for _, mib := range b.cfg.sizes {
+		log("memory: a container holding %d MiB, %d checkpoints through (a) and (d)", mib, b.cfg.sizeSamples)
+		m, err := b.memory(mib)
+		if err != nil {
+			return r, err
+		}
+		r.memory = append(r.memory, m)
+	}
+	r.finished = time.Now()
+	return r, nil
+}
+
+// setUp makes the namespace, the pod of the path comparison and the pods of
+// the concurrency sweep, all on one node, and waits for them to run.
+func (b *bench) setUp() error {
+	if err := b.deleteNamespace(); err != nil {
+		return err
+	}
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}}
+	if _, err := b.client.CoreV1().Namespaces().Create(b.ctx, ns, metav1.CreateOptions{}); err != nil {
+		return err
+	}
+	names := []string{"bench"}
+	for i := 0; i < maxOf(b.cfg.concurrency); i++ {
+		names = append(names, fmt.Sprintf("conc-%d", i))
+	}
+	for _, name := range names {
+		if _, err := b.client.CoreV1().Pods(namespace).Create(b.ctx, b.counterPod(name, 0), metav1.CreateOptions{}); err != nil {
+			return err
+		}
+	}
+	for _, name := range names {
+		if _, err := b.waitRunning(name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (b *bench) counterPod(name string, holdMiB int) *corev1.Pod {
+	c := corev1.Container{Name: container, Image: b.cfg.image, ImagePullPolicy: corev1.PullNever}
+	if holdMiB > 0 {
+		c.Args = []string{"-hold-mib", strconv.Itoa(holdMiB)}
+	}
+	return &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: corev1.PodSpec{
+			NodeName:                      b.node,
+			Containers:                    []corev1.Container{c},
+			AutomountServiceAccountToken:  ptr.To(false),
+			TerminationGracePeriodSeconds: ptr.To[int64](1),
+		},
+	}
+}
+
+func (b *bench) waitRunning(name string) (*corev1.Pod, error) {
+	var pod *corev1.Pod
+	err := wait.PollUntilContextTimeout(b.ctx, 250*time.Millisecond, 3*time.Minute, true, func(ctx context.Context) (bool, error) {
+		var err error
+		pod, err = b.client.CoreV1().Pods(namespace).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		return pod.Status.Phase == corev1.PodRunning && len(pod.Status.ContainerStatuses) == 1 && pod.Status.ContainerStatuses[0].State.Running != nil, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("pod %s did not start: %w", name, err)
+	}
+	return pod, nil
+}
+
+// checkpoint takes one checkpoint of the pod's container through path.
+func (b *bench) checkpoint(path string, pod *corev1.Pod) sample {
+	var s sample
+	start := time.Now()
+	switch path {
+	case pathAPI:
+		var result *checkpointv1.PodCheckpointResult
+		result, s.err = b.pods.Checkpoint(b.ctx, pod.Name, &checkpointv1.PodCheckpointOptions{Container: container})
+		s.took = time.Since(start)
+		if s.err == nil {
+			s.kubelet = time.Duration(result.DurationMilliseconds) * time.Millisecond
+			s.archive = firstOf(result.ArchivePaths)
+		}
+	case pathProxy:
+		var raw []byte
+		raw, s.err = b.client.CoreV1().RESTClient().Post().
+			AbsPath("/api/v1/nodes", b.node, "proxy", "checkpoint", namespace, pod.Name, container).DoRaw(b.ctx)
+		s.took = time.Since(start)
+		if s.err == nil {
+			s.archive, s.err = kubeletArchive(raw)
+		}
+	case pathKubelet:
+		var raw []byte
+		raw, s.err = b.postKubelet(pod.Name)
+		s.took = time.Since(start)
+		if s.err == nil {
+			s.archive, s.err = kubeletArchive(raw)
+		}
+	case pathCrictl:
+		b.crictlN++
+		s.archive = filepath.Join(b.cfg.state, b.node, "kubelet", "checkpoints", fmt.Sprintf("crictl-%s-%d.tar", pod.Name, b.crictlN))
+		id := strings.TrimPrefix(pod.Status.ContainerStatuses[0].ContainerID, "containerd://")
+		cmd := exec.CommandContext(b.ctx, b.cfg.crictl, "--runtime-endpoint", "unix://"+b.socket, "--timeout", "30m",
+			"checkpoint", "--export", s.archive, id)
+		out, err := cmd.CombinedOutput()
+		s.took = time.Since(start)
+		if err != nil {
+			s.err = fmt.Errorf("crictl: %v: %s", err, lastLine(out))
+		}
+	}
+	if s.err == nil {
+		b.mu.Lock()
+		b.archives = append(b.archives, s.archive)
+		b.mu.Unlock()
+		info, err := os.Stat(s.archive)
+		if err != nil {
+			s.err = fmt.Errorf("the reported archive is not there: %w", err)
+		} else {
+			s.bytes = info.Size()
+		}
+	}
+	return s
+}
+
+func (b *bench) postKubelet(pod string) ([]byte, error) {
+	req, err := http.NewRequestWithContext(b.ctx, http.MethodPost, b.kubelet+"/checkpoint/"+namespace+"/"+pod+"/"+container, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := b.kubeHTTP.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close() //nolint:errcheck
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("kubelet HTTP %d: %s", resp.StatusCode, bytes.TrimSpace(raw))
+	}
+	return raw, nil
+}
+
+// kubeletArchive reads the kubelet's answer, {"items":["/path/archive.tar"]}.
+func kubeletArchive(raw []byte) (string, error) {
+	var answer struct {
+		Items []string `json:"items"`
+	}
+	if err := json.Unmarshal(raw, &answer); err != nil || len(answer.Items) == 0 {
+		return "", fmt.Errorf("unexpected kubelet answer %q", raw)
+	}
+	return answer.Items[0], nil
+}
+
+// lost counts the archives pods/checkpoint reported that are no longer where
+// it said, at their reported size: none may be.
+func (b *bench) lost(samples []sample) int {
+	lost := 0
+	for _, s := range samples {
+		if s.err != nil {
+			continue
+		}
+		if info, err := os.Stat(s.archive); err != nil || info.Size() != s.bytes {
+			lost++
+		}
+	}
+	return lost
+}
+
+// concurrencyLevel is k distinct pods checkpointed at once, several rounds.
+type concurrencyLevel struct {
+	pods, requests, errors int
+	walls                  []time.Duration
+	latencies              []time.Duration
+	refused                float64 // 429s the apiserver answered (client-go retried them)
+	firstError             string
+}
+
+func (b *bench) concurrent(k int) (concurrencyLevel, error) {
+	level := concurrencyLevel{pods: k}
+	before, err := b.refused()
+	if err != nil {
+		return level, err
+	}
+	pods := make([]*corev1.Pod, k)
+	for i := range pods {
+		if pods[i], err = b.client.CoreV1().Pods(namespace).Get(b.ctx, fmt.Sprintf("conc-%d", i), metav1.GetOptions{}); err != nil {
+			return level, err
+		}
+	}
+	for round := 0; round < b.cfg.rounds; round++ {
+		time.Sleep(spacing)
+		samples := make([]sample, k)
+		var wg sync.WaitGroup
+		gate := make(chan struct{})
+		for i := range pods {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-gate
+				samples[i] = b.checkpoint(pathAPI, pods[i])
+			}()
+		}
+		start := time.Now()
+		close(gate)
+		wg.Wait()
+		level.walls = append(level.walls, time.Since(start))
+		for _, s := range samples {
+			level.requests++
+			if s.err != nil {
+				level.errors++
+				if level.firstError == "" {
+					level.firstError = s.err.Error()
+				}
+				continue
+			}
+			level.latencies = append(level.latencies, s.took)
+		}
+		b.removeArchives()
+	}
+	after, err := b.refused()
+	if err != nil {
+		return level, err
+	}
+	level.refused = after - before
+	return level, nil
+}
+
+// refused reads apiserver_pod_checkpoint_refused_total{code="429"}.
+func (b *bench) refused() (float64, error) {
+	raw, err := b.client.CoreV1().RESTClient().Get().AbsPath("/metrics").DoRaw(b.ctx)
+	if err != nil {
+		return 0, err
+	}
+	scanner := bufio.NewScanner(bytes.NewReader(raw))
+	scanner.Buffer(make([]byte, 1<<20), 1<<20)
+	for scanner.Scan() {
+		if rest, ok := strings.CutPrefix(scanner.Text(), `apiserver_pod_checkpoint_refused_total{code="429"} `); ok {
+			return strconv.ParseFloat(strings.TrimSpace(rest), 64)
+		}
+	}
+	return 0, nil
+}
+
+// memoryLevel is a container holding mib MiB, checkpointed through (a) and (d).
+type memoryLevel struct {
+	mib     int
+	samples map[string][]sample
+}
+
+func (b *bench) memory(mib int) (memoryLevel, error) {
+	m := memoryLevel{mib: mib, samples: map[string][]sample{}}
+	name := fmt.Sprintf("mem-%d", mib)
+	if _, err := b.client.CoreV1().Pods(namespace).Create(b.ctx, b.counterPod(name, mib), metav1.CreateOptions{}); err != nil {
+		return m, err
+	}
+	defer func() {
+		_ = b.client.CoreV1().Pods(namespace).Delete(context.Background(), name, metav1.DeleteOptions{GracePeriodSeconds: ptr.To[int64](0)})
+	}()
+	pod, err := b.waitRunning(name)
+	if err != nil {
+		return m, err
+	}
+	// The counter prints "holding N MiB" once every page is written.
+	err = wait.PollUntilContextTimeout(b.ctx, 250*time.Millisecond, 3*time.Minute, true, func(ctx context.Context) (bool, error) {
+		logs, err := b.client.CoreV1().Pods(namespace).GetLogs(name, &corev1.PodLogOptions{Container: container}).DoRaw(ctx)
+		return err == nil && bytes.Contains(logs, []byte(fmt.Sprintf("holding %d MiB", mib))), nil
+	})
+	if err != nil {
+		return m, fmt.Errorf("pod %s never held %d MiB: %w", name, mib, err)
+	}
+	last := time.Time{}
+	for i := 0; i < b.cfg.sizeSamples; i++ {
+		for j, path := range []string{pathAPI, pathCrictl} {
+			if i%2 == 1 { // alternate which goes first
+				path = []string{pathCrictl, pathAPI}[j]
+			}
+			time.Sleep(time.Until(last.Add(spacing)))
+			s := b.checkpoint(path, pod)
+			last = time.Now()
+			if s.err != nil {
+				return m, fmt.Errorf("%s of %d MiB: %w", path, mib, s.err)
+			}
+			m.samples[path] = append(m.samples[path], s)
+			b.removeArchives() // a GiB each: keep the disk free
+		}
+	}
+	return m, nil
+}
+
+func (b *bench) removeArchives() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, a := range b.archives {
+		_ = os.Remove(a)
+	}
+	b.archives = nil
+}
+
+func (b *bench) cleanup() error {
+	b.removeArchives()
+	return b.deleteNamespace()
+}
+
+func (b *bench) deleteNamespace() error {
+	ctx := context.Background()
+	err := b.client.CoreV1().Namespaces().Delete(ctx, namespace, metav1.DeleteOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return wait.PollUntilContextTimeout(ctx, 500*time.Millisecond, 3*time.Minute, true, func(ctx context.Context) (bool, error) {
+		_, err := b.client.CoreV1().Namespaces().Get(ctx, namespace, metav1.GetOptions{})
+		return apierrors.IsNotFound(err), nil
+	})
+}
+
+func maxOf(v []int) int {
+	m := 0
+	for _, x := range v {
+		m = max(m, x)
+	}
+	return m
+}
+
+func firstOf(s []string) string {
+	if len(s) == 0 {
+		return ""
+	}
+	return s[0]
+}
+
+func lastLine(out []byte) string {
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	return lines[len(lines)-1]
+}
+
+func log(format string, args ...any) {
+	fmt.Printf("%s "+format+"\n", append([]any{time.Now().Format("15:04:05")}, args...)...)
+}

@@ -1,0 +1,323 @@
+/*
+Copyright The kube-checkpoint Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package main
+
+import (
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+type report struct {
+	cfg               config
+	node              string
+	serverVersion     string
+	started, finished time.Time
+
+	paths       map[string][]sample
+	podGets     []sample
+	lost        int
+	concurrency []concurrencyLevel
+	memory      []memoryLevel
+	idle        *idleRSS
+}
+
+// stats are the order statistics of some durations.
+type stats struct {
+	n                      int
+	min, median, p90, maxD time.Duration
+}
+
+func statsOf(d []time.Duration) stats {
+	if len(d) == 0 {
+		return stats{}
+	}
+	s := slices.Clone(d)
+	slices.Sort(s)
+	n := len(s)
+	median := s[n/2]
+	if n%2 == 0 {
+		median = (s[n/2-1] + s[n/2]) / 2
+	}
+	p90 := s[int(math.Ceil(0.9*float64(n)))-1] // nearest rank
+	return stats{n: n, min: s[0], median: median, p90: p90, maxD: s[n-1]}
+}
+
+func took(samples []sample) []time.Duration {
+	var d []time.Duration
+	for _, s := range samples {
+		if s.err == nil {
+			d = append(d, s.took)
+		}
+	}
+	return d
+}
+
+func errorsIn(samples []sample) int {
+	n := 0
+	for _, s := range samples {
+		if s.err != nil {
+			n++
+		}
+	}
+	return n
+}
+
+func (r *report) pathErrors() int {
+	n := 0
+	for _, samples := range r.paths {
+		n += errorsIn(samples)
+	}
+	return n
+}
+
+func (r *report) ratio(over string) float64 {
+	a, o := statsOf(took(r.paths[pathAPI])).median, statsOf(took(r.paths[over])).median
+	if o == 0 {
+		return math.NaN()
+	}
+	return float64(a) / float64(o)
+}
+
+// apiserverTime is, per checkpoint through (a), the client's time less the
+// kubelet's part that the apiserver reports: what the apiserver adds.
+func (r *report) apiserverTime() stats {
+	var d []time.Duration
+	for _, s := range r.paths[pathAPI] {
+		if s.err == nil {
+			d = append(d, s.took-s.kubelet)
+		}
+	}
+	return statsOf(d)
+}
+
+// errorsAt is the errors of the concurrency level with the most pods.
+func (r *report) errorsAt() (pods, errors int) {
+	for _, l := range r.concurrency {
+		if l.pods >= pods {
+			pods, errors = l.pods, l.errors
+		}
+	}
+	return pods, errors
+}
+
+func (r *report) summary() string {
+	_, errs := r.errorsAt()
+	return fmt.Sprintf("ratio_vs_nodes_proxy=%.3f ratio_vs_kubelet=%.3f concurrent32_errors=%d", r.ratio(pathProxy), r.ratio(pathKubelet), errs)
+}
+
+func ms(d time.Duration) string {
+	return strconv.FormatFloat(float64(d)/float64(time.Millisecond), 'f', 1, 64)
+}
+func sec(d time.Duration) string {
+	return strconv.FormatFloat(d.Seconds(), 'f', 2, 64)
+}
+
+func (r *report) write(out, plot string) error {
+	var w strings.Builder
+	p := func(format string, args ...any) { fmt.Fprintf(&w, format+"\n", args...) }
+
+	p("# Benchmarks")
+	p("")
+	p("Written by `make bench` (`hack/bench.sh`, `test/bench`) on %s; do not edit by hand.", r.started.UTC().Format("2006-01-02 15:04 MST"))
+	p("Run again on your machine to compare; the numbers below are from one run on the machine described.")
+	p("")
+	p("- Machine: %s, %d CPUs, kernel %s.", cpuModel(), runtime.NumCPU(), strings.TrimSpace(readFile("/proc/sys/kernel/osrelease")))
+	p("- Cluster: `make local-up`, apiserver %s, node %s (kubelet v1.37.2, containerd v2.2.9, runc v1.3.3, CRIU 4.2.1), all on this machine.", r.serverVersion, r.node)
+	p("- Pod: the counter image of `test/images` (a Go program counting ten times a second, ~1 MB checkpoint).")
+	p("- Run took %s.", r.finished.Sub(r.started).Round(time.Second))
+	p("")
+	p("## The same pod through four paths")
+	p("")
+	p("%d checkpoints through each path, interleaved (each path goes first in turn), more than a second apart", r.cfg.samples)
+	p("(the kubelet names archives by the second; (b) and (c) would overwrite each other's archives otherwise).")
+	p("Times are as the caller sees them, in milliseconds; (d) includes starting the crictl process.")
+	p("")
+	p("| path | n | errors | min | median | p90 | max |")
+	p("|---|---:|---:|---:|---:|---:|---:|")
+	for _, path := range []string{pathAPI, pathProxy, pathKubelet, pathCrictl} {
+		s := statsOf(took(r.paths[path]))
+		p("| %s | %d | %d | %s | %s | %s | %s |", pathNames[path], s.n, errorsIn(r.paths[path]), ms(s.min), ms(s.median), ms(s.p90), ms(s.maxD))
+	}
+	a, c := statsOf(took(r.paths[pathAPI])), statsOf(took(r.paths[pathKubelet]))
+	added := r.apiserverTime()
+	p("")
+	p("| measure | value | target |")
+	p("|---|---:|---:|")
+	p("| a/b, median over median | %.3f | ≤ 1.05 |", r.ratio(pathProxy))
+	p("| a/c, median over median | %.3f | |", r.ratio(pathKubelet))
+	p("| a − c, median minus median | %s ms | |", ms(a.median-c.median))
+	p("| apiserver's own time per (a) checkpoint (client time − kubelet time the result reports), median | %s ms | ≤ 2 ms |", ms(added.median))
+	p("| the same, p90 / max | %s / %s ms | |", ms(added.p90), ms(added.maxD))
+	p("| for reference: a GET of the same pod by the same client (one quorum read from etcd), median | %s ms | |", ms(statsOf(took(r.podGets)).median))
+	p("| archives reported by (a) and no longer at their path and size at the end of the run | %d | 0 |", r.lost)
+	p("")
+	p("The kubelet time in the result is whole milliseconds, cut down, so the apiserver's own time above reads about")
+	p("0.5 ms high. It covers the client's round trip, authentication, authorization, admission, the read of the pod")
+	p("from etcd, the checks that protect the node and the archive, and encoding the result.")
+	p("")
+	p("## Concurrency: distinct pods on one node at once, through (a)")
+	p("")
+	p("The apiserver runs with the default `--checkpoint-max-inflight-per-node=4`: beyond four, requests get 429 with")
+	p("`Retry-After: 1`, which client-go waits out and retries by itself; an error here is one the caller saw.")
+	p("%d rounds per level; throughput is pods over the median round's wall time.", r.cfg.rounds)
+	p("")
+	p("| pods at once | requests | errors | 429s retried | round wall median (s) | throughput (checkpoints/s) | latency median (s) | latency p90 (s) |")
+	p("|---:|---:|---:|---:|---:|---:|---:|---:|")
+	for _, l := range r.concurrency {
+		wall := statsOf(l.walls).median
+		lat := statsOf(l.latencies)
+		p("| %d | %d | %d | %.0f | %s | %.2f | %s | %s |", l.pods, l.requests, l.errors, l.refused, sec(wall), float64(l.pods)/wall.Seconds(), sec(lat.median), sec(lat.p90))
+	}
+	for _, l := range r.concurrency {
+		if l.firstError != "" {
+			p("")
+			p("First error at %d pods: `%s`", l.pods, l.firstError)
+		}
+	}
+	p("")
+	p("## Memory: a container holding more and more memory, through (a) and (d)")
+	p("")
+	p("The counter with `-hold-mib N` writes every page of N MiB before it counts. %d checkpoints per path and size, alternating which goes first.", r.cfg.sizeSamples)
+	p("")
+	p("| held MiB | path | n | min (s) | median (s) | max (s) | archive MiB (median) |")
+	p("|---:|---|---:|---:|---:|---:|---:|")
+	for _, m := range r.memory {
+		for _, path := range []string{pathAPI, pathCrictl} {
+			s := statsOf(took(m.samples[path]))
+			p("| %d | %s | %d | %s | %s | %s | %.1f |", m.mib, pathNames[path], s.n, sec(s.min), sec(s.median), sec(s.maxD), medianMiB(m.samples[path]))
+		}
+	}
+	p("")
+	p("![checkpoint time against container memory](%s)", relPath(out, plot))
+	p("")
+	p("## Idle apiserver memory")
+	p("")
+	if r.idle == nil {
+		p("Not measured in this run (`make bench-rss`).")
+	} else {
+		p("`make bench-rss`: the apiserver started with the same flags on the same etcd, the gate off and on, resident memory")
+		p("after it settled; %s.", r.idle.how)
+		p("")
+		p("| gate | RSS (MiB) |")
+		p("|---|---:|")
+		p("| ContainerCheckpointAPI=false | %.1f |", r.idle.off)
+		p("| ContainerCheckpointAPI=true | %.1f |", r.idle.on)
+		p("| added (median of the pairs' differences) | %.1f (target ≤ 5) |", r.idle.added)
+	}
+	p("")
+	p("## Summary")
+	p("")
+	p("```")
+	p("%s", r.summary())
+	p("```")
+	if err := os.WriteFile(out, []byte(w.String()), 0o644); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(plot), 0o755); err != nil {
+		return err
+	}
+	return writePlot(plot, r.memory)
+}
+
+func medianMiB(samples []sample) float64 {
+	var sizes []int64
+	for _, s := range samples {
+		sizes = append(sizes, s.bytes)
+	}
+	if len(sizes) == 0 {
+		return 0
+	}
+	slices.Sort(sizes)
+	return float64(sizes[len(sizes)/2]) / (1 << 20)
+}
+
+func relPath(from, to string) string {
+	absFrom, err1 := filepath.Abs(filepath.Dir(from))
+	absTo, err2 := filepath.Abs(to)
+	if err1 != nil || err2 != nil {
+		return to
+	}
+	if rel, err := filepath.Rel(absFrom, absTo); err == nil {
+		return rel
+	}
+	return to
+}
+
+func readFile(path string) string {
+	raw, _ := os.ReadFile(path)
+	return string(raw)
+}
+
+func cpuModel() string {
+	for _, line := range strings.Split(readFile("/proc/cpuinfo"), "\n") {
+		if name, value, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(name) == "model name" {
+			return strings.TrimSpace(value)
+		}
+	}
+	return runtime.GOARCH
+}
+
+// idleRSS is what make bench-rss measured.
+type idleRSS struct {
+	off, on, added float64
+	how            string
+}
+
+// readIdleRSS reads the result line of BenchmarkIdleRSS:
+//
+//	BenchmarkIdleRSS-2  3  ...  275.2 MiB-rss-gate-off  281.0 MiB-rss-gate-on  5.8 MiB-rss-added
+func readIdleRSS(path string) (*idleRSS, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	for _, line := range strings.Split(string(raw), "\n") {
+		fields := strings.Fields(line)
+		if len(fields) < 2 || !strings.HasPrefix(fields[0], "BenchmarkIdleRSS") {
+			continue
+		}
+		rss := &idleRSS{how: fmt.Sprintf("median of %s samples, each pair started one after the other", fields[1])}
+		found := 0
+		for i := 1; i < len(fields); i++ {
+			v, err := strconv.ParseFloat(fields[i-1], 64)
+			if err != nil {
+				continue
+			}
+			switch fields[i] {
+			case "MiB-rss-gate-off":
+				rss.off = v
+				found++
+			case "MiB-rss-gate-on":
+				rss.on = v
+				found++
+			case "MiB-rss-added":
+				rss.added = v
+			}
+		}
+		if found == 2 {
+			return rss, nil
+		}
+	}
+	return nil, fmt.Errorf("%s has no BenchmarkIdleRSS result", path)
+}
