@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs the e2e suite (test/e2e). With KUBECONFIG set it runs against that
 # cluster; otherwise it brings up make local-up (NUM_NODES=2 by default),
-# runs the suite inside the control plane's network namespace, tears the
-# cluster down and checks that nothing was left behind.
+# runs the suite inside the control plane's network namespace, runs make
+# bench's program briefly on the same cluster, tears the cluster down and
+# checks that nothing was left behind.
 set -o errexit -o nounset -o pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -21,6 +22,14 @@ NUM_NODES=${NUM_NODES:-2} DEMO=false "${ROOT}/hack/local-up.sh"
 status=0
 (cd "${ROOT}/test/e2e" && in_ns "${CP_NS}" "${BIN}/e2e.test" --kubeconfig="${KUBECONFIG_FILE}" \
 	--local-up-state="${STATE}" --local-up-prefix="${PREFIX}" "${args[@]}") || status=$?
+# make bench's program, briefly, on the same cluster, so that it keeps working.
+if [[ ${status} -eq 0 ]]; then
+	go build -o "${BIN}/bench" "${ROOT}/test/bench"
+	mkdir -p "${ROOT}/_output/bench"
+	in_ns "${CP_NS}" "${BIN}/bench" --kubeconfig="${KUBECONFIG_FILE}" --local-up-state="${STATE}" --crictl="${DEPS}/bin/crictl" \
+		--samples=2 --concurrency=1,8 --rounds=1 --sizes=16 --size-samples=1 \
+		--out="${ROOT}/_output/bench/smoke.md" --plot="${ROOT}/_output/bench/smoke.png" || status=$?
+fi
 if [[ ${status} -ne 0 ]]; then
 	echo "e2e failed; node logs:" >&2
 	for log in "${LOGS}"/node*-kubelet.log; do

@@ -20,6 +20,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net/url"
 	"os/exec"
 	"path"
 	"path/filepath"
@@ -223,6 +224,12 @@ var _ = ginkgo.Describe("pods/checkpoint", func() {
 		config.Impersonate = rest.ImpersonationConfig{UserName: user}
 		asUser := typedv1.NewForConfigOrDie(config).Pods(f.Namespace.Name)
 
+		canI := func() string {
+			ginkgo.GinkgoHelper()
+			stdout, _, _ := runCLI(f, "kubectl", "auth", "can-i", "create", "pods", "--subresource=checkpoint", "--as="+user)
+			return strings.TrimSpace(stdout)
+		}
+		gomega.Expect(canI()).To(gomega.Equal("no"))
 		_, err := asUser.Checkpoint(ctx, pod.Name, nil)
 		expectStatus(err, 403, fmt.Sprintf(`pods "counter" is forbidden: User "%s" cannot create resource "pods/checkpoint" in API group "" in the namespace "%s"`, user, f.Namespace.Name))
 
@@ -236,6 +243,7 @@ var _ = ginkgo.Describe("pods/checkpoint", func() {
 			_, err := asUser.Checkpoint(ctx, pod.Name, nil)
 			return err
 		}).WithTimeout(30 * time.Second).Should(gomega.Succeed())
+		gomega.Expect(canI()).To(gomega.Equal("yes"))
 	})
 
 	ginkgo.It("answers every bad request with its documented status and message", func(ctx context.Context) {
@@ -254,11 +262,18 @@ var _ = ginkgo.Describe("pods/checkpoint", func() {
 			{pod.Name, "container=nope", 400, "container nope is not valid for pod counter, choose one of: [counter]"},
 			{pod.Name, "timeoutSeconds=0", 400, `PodCheckpointOptions "counter" is invalid: timeoutSeconds: Invalid value: 0: must be greater than 0`},
 			{pod.Name, "timeoutSeconds=soon", 400, `timeoutSeconds: Invalid value: "soon": must be a whole number of seconds`},
+			{pod.Name, "timeout=10", 400, `timeout: Invalid value: "10": pods/checkpoint takes timeoutSeconds, a whole number of seconds`},
+			{pod.Name, "timeoutSeconds=5&timeoutSeconds=600", 400, `timeoutSeconds: Invalid value: "5,600": given 2 times: give it once`},
+			{pod.Name, "container=counter&follow=true", 400, `follow: Invalid value: "true": not a parameter of pods/checkpoint, which takes "container" and "timeoutSeconds"`},
 			{pod.Name, "timeoutSeconds=86400", 400, `PodCheckpointOptions "counter" is invalid: timeoutSeconds: Invalid value: 86400: must be at most 1800 (kube-apiserver --checkpoint-max-timeout)`},
 		} {
 			req := f.ClientSet.CoreV1().RESTClient().Post().Namespace(f.Namespace.Name).Resource("pods").Name(tc.pod).SubResource("checkpoint")
-			if k, v, ok := strings.Cut(tc.query, "="); ok {
-				req = req.Param(k, v)
+			values, err := url.ParseQuery(tc.query)
+			framework.ExpectNoError(err)
+			for k, vs := range values {
+				for _, v := range vs {
+					req = req.Param(k, v)
+				}
 			}
 			expectStatus(req.Do(ctx).Error(), tc.code, tc.message)
 		}

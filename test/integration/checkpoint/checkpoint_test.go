@@ -116,6 +116,11 @@ func TestCheckpointBadRequests(t *testing.T) {
 		{"zero timeout", "web", "timeoutSeconds=0", 400, `PodCheckpointOptions "web" is invalid: timeoutSeconds: Invalid value: 0: must be greater than 0`},
 		{"timeout not a number", "web", "timeoutSeconds=abc", 400, `timeoutSeconds: Invalid value: "abc": must be a whole number of seconds`},
 		{"timeout above the cap", "web", "timeoutSeconds=1801", 400, `PodCheckpointOptions "web" is invalid: timeoutSeconds: Invalid value: 1801: must be at most 1800 (kube-apiserver --checkpoint-max-timeout)`},
+		{"timeout with a unit", "web", "timeoutSeconds=10s", 400, `timeoutSeconds: Invalid value: "10s": must be a whole number of seconds`},
+		{"the KEP's timeout parameter", "web", "timeout=10", 400, `timeout: Invalid value: "10": pods/checkpoint takes timeoutSeconds, a whole number of seconds`},
+		{"unknown parameter", "web", "container=app&follow=true", 400, `follow: Invalid value: "true": not a parameter of pods/checkpoint, which takes "container" and "timeoutSeconds"`},
+		{"repeated timeoutSeconds", "web", "timeoutSeconds=5&timeoutSeconds=600", 400, `timeoutSeconds: Invalid value: "5,600": given 2 times: give it once`},
+		{"repeated container", "multi", "container=app&container=proxy", 400, `container: Invalid value: "app,proxy": given 2 times: give it once`},
 		{"container name that cannot exist", "web", "container=Bad_Name", 400, `PodCheckpointOptions "web" is invalid: container: Invalid value: "Bad_Name": a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -17,8 +17,12 @@ limitations under the License.
 package v1
 
 import (
+	"fmt"
+	"maps"
 	"net/url"
+	"slices"
 	"strconv"
+	"strings"
 
 	"k8s.io/apimachinery/pkg/conversion"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -27,9 +31,23 @@ import (
 )
 
 // Convert_url_Values_To_v1_PodCheckpointOptions decodes query parameters. It
-// wraps the generated conversion so that a timeoutSeconds that is not a number
-// is reported as a field error instead of a bare strconv message.
+// wraps the generated conversion to be strict where a mistake would silently
+// change what the caller gets: a parameter pods/checkpoint does not take (the
+// KEP's "timeout" would otherwise leave the default timeout in force), a
+// parameter given twice, and a timeoutSeconds that is not a number are each
+// reported as a field error instead of being ignored or a bare strconv message.
 func Convert_url_Values_To_v1_PodCheckpointOptions(in *url.Values, out *checkpointv1.PodCheckpointOptions, s conversion.Scope) error {
+	for _, name := range slices.Sorted(maps.Keys(*in)) {
+		values := (*in)[name]
+		switch {
+		case name == "timeout":
+			return field.Invalid(field.NewPath(name), strings.Join(values, ","), "pods/checkpoint takes timeoutSeconds, a whole number of seconds")
+		case name != "container" && name != "timeoutSeconds":
+			return field.Invalid(field.NewPath(name), strings.Join(values, ","), `not a parameter of pods/checkpoint, which takes "container" and "timeoutSeconds"`)
+		case len(values) > 1:
+			return field.Invalid(field.NewPath(name), strings.Join(values, ","), fmt.Sprintf("given %d times: give it once", len(values)))
+		}
+	}
 	if values := (*in)["timeoutSeconds"]; len(values) > 0 {
 		if _, err := strconv.ParseInt(values[0], 10, 64); err != nil {
 			return field.Invalid(field.NewPath("timeoutSeconds"), values[0], "must be a whole number of seconds")

@@ -42,10 +42,12 @@ func TestDecodeQueryParameters(t *testing.T) {
 		{query: "container=app", want: core.PodCheckpointOptions{Container: "app"}},
 		{query: "container=app&timeoutSeconds=30", want: core.PodCheckpointOptions{Container: "app", TimeoutSeconds: ptr.To[int64](30)}},
 		{query: "timeoutSeconds=-5", want: core.PodCheckpointOptions{TimeoutSeconds: ptr.To[int64](-5)}},
-		// Repeated parameters: the first one counts, as for every query parameter.
-		{query: "timeoutSeconds=5&timeoutSeconds=9", want: core.PodCheckpointOptions{TimeoutSeconds: ptr.To[int64](5)}},
-		// Unknown parameters are ignored, as for every subresource.
-		{query: "follow=true", want: core.PodCheckpointOptions{}},
+		// Strict where a mistake would silently change the checkpoint.
+		{query: "timeoutSeconds=5&timeoutSeconds=9", wantErr: `timeoutSeconds: Invalid value: "5,9": given 2 times: give it once`},
+		{query: "container=a&container=b", wantErr: `container: Invalid value: "a,b": given 2 times: give it once`},
+		{query: "follow=true", wantErr: `follow: Invalid value: "true": not a parameter of pods/checkpoint, which takes "container" and "timeoutSeconds"`},
+		{query: "timeout=10", wantErr: `timeout: Invalid value: "10": pods/checkpoint takes timeoutSeconds, a whole number of seconds`},
+		{query: "Container=app", wantErr: `Container: Invalid value: "app": not a parameter of pods/checkpoint, which takes "container" and "timeoutSeconds"`},
 		{query: "timeoutSeconds=abc", wantErr: `timeoutSeconds: Invalid value: "abc": must be a whole number of seconds`},
 		{query: "timeoutSeconds=1.5", wantErr: `timeoutSeconds: Invalid value: "1.5": must be a whole number of seconds`},
 		{query: "timeoutSeconds=", wantErr: `timeoutSeconds: Invalid value: "": must be a whole number of seconds`},
