@@ -51,7 +51,8 @@ run_in() { # namespace name command...
 import_images() { # node-dir
 	local image
 	for image in "${IMAGES}"/*.tar; do
-		"${DEPS}/bin/ctr" --address="$1/containerd.sock" -n k8s.io images import "${image}" >/dev/null
+		"${DEPS}/bin/ctr" --address="$1/containerd.sock" -n k8s.io images import "${image}" 2>&1 >/dev/null |
+			{ grep -v 'DEPRECATION: The support for cgroup v1' || true; } >&2
 	done
 }
 

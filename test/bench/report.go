@@ -217,13 +217,14 @@ func (r *report) write(out, plot string) error {
 		p("Not measured in this run (`make bench-rss`).")
 	} else {
 		p("`make bench-rss`: the apiserver started with the same flags on the same etcd, the gate off and on, resident memory")
-		p("after it settled; %s.", r.idle.how)
+		p("and the live Go heap right after a forced collection (`/debug/pprof/heap?gc=1`), once it settled; %s.", r.idle.how)
+		p("RSS moves by several MiB from one start of the same binary to the next; the live heap much less.")
 		p("")
-		p("| gate | RSS (MiB) |")
-		p("|---|---:|")
-		p("| ContainerCheckpointAPI=false | %.1f |", r.idle.off)
-		p("| ContainerCheckpointAPI=true | %.1f |", r.idle.on)
-		p("| added (median of the pairs' differences) | %.1f (target ≤ 5) |", r.idle.added)
+		p("| gate | RSS (MiB) | live heap (MiB) |")
+		p("|---|---:|---:|")
+		p("| ContainerCheckpointAPI=false | %.1f | %.1f |", r.idle.off, r.idle.heapOff)
+		p("| ContainerCheckpointAPI=true | %.1f | %.1f |", r.idle.on, r.idle.heapOn)
+		p("| added (median of the pairs' differences; target ≤ 5) | %.1f | %.1f |", r.idle.added, r.idle.heapAdded)
 	}
 	p("")
 	p("## Summary")
@@ -280,8 +281,9 @@ func cpuModel() string {
 
 // idleRSS is what make bench-rss measured.
 type idleRSS struct {
-	off, on, added float64
-	how            string
+	off, on, added             float64
+	heapOff, heapOn, heapAdded float64
+	how                        string
 }
 
 // readIdleRSS reads the result line of BenchmarkIdleRSS:
@@ -313,6 +315,12 @@ func readIdleRSS(path string) (*idleRSS, error) {
 				found++
 			case "MiB-rss-added":
 				rss.added = v
+			case "MiB-heap-gate-off":
+				rss.heapOff = v
+			case "MiB-heap-gate-on":
+				rss.heapOn = v
+			case "MiB-heap-added":
+				rss.heapAdded = v
 			}
 		}
 		if found == 2 {

@@ -18,6 +18,7 @@ package checkpoint
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"os"
 	"slices"
@@ -26,12 +27,17 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/client-go/kubernetes"
+
 	"github.com/kube-checkpoint/kubernetes/test/integration/framework"
 )
 
 // BenchmarkIdleRSS reports the resident memory of the patched apiserver at
 // rest with the gate on and off, started with the same flags on the same
 // etcd: what serving pods/checkpoint costs a cluster that does not use it.
+// RSS moves by several MiB from one start to the next, so it also reports the
+// live Go heap right after a forced collection (the apiserver's
+// /debug/pprof/heap?gc=1), which varies far less.
 //
 //	make bench-rss
 func BenchmarkIdleRSS(b *testing.B) {
@@ -43,13 +49,13 @@ func BenchmarkIdleRSS(b *testing.B) {
 		}
 		settle = d
 	}
-	var off, on, added []float64
+	samples := map[string][]float64{}
 	for i := 0; i < b.N; i++ {
-		rss := map[string]float64{}
+		rss, heap := map[string]float64{}, map[string]float64{}
 		for _, gate := range []string{"off", "on"} {
-			s, err := cluster.StartAPIServer(fmt.Sprintf("apiserver-rss-%s-%d", gate, i), framework.APIServerOptions{
+			s, err := cluster.StartAPIServer(fmt.Sprintf("apiserver-rss-%s-%d-%d", gate, b.N, i), framework.APIServerOptions{
 				Binary:     "kube-apiserver",
-				EtcdPrefix: fmt.Sprintf("/rss-%s-%d", gate, i),
+				EtcdPrefix: fmt.Sprintf("/rss-%s-%d-%d", gate, b.N, i),
 				ExtraArgs:  []string{"--feature-gates=ContainerCheckpointAPI=" + strconv.FormatBool(gate == "on")},
 			})
 			if err != nil {
@@ -57,18 +63,43 @@ func BenchmarkIdleRSS(b *testing.B) {
 			}
 			time.Sleep(settle)
 			rss[gate], err = residentMiB(s.Pid())
+			if err == nil {
+				heap[gate], err = liveHeapMiB(s)
+			}
 			s.Stop()
 			if err != nil {
 				b.Fatal(err)
 			}
 		}
-		b.Logf("sample %d: gate off %.1f MiB, gate on %.1f MiB", i+1, rss["off"], rss["on"])
-		off, on, added = append(off, rss["off"]), append(on, rss["on"]), append(added, rss["on"]-rss["off"])
+		b.Logf("run of %d, sample %d: RSS gate off %.1f MiB, on %.1f MiB; live heap off %.1f MiB, on %.1f MiB", b.N, i+1, rss["off"], rss["on"], heap["off"], heap["on"])
+		for name, v := range map[string]float64{
+			"rss-gate-off": rss["off"], "rss-gate-on": rss["on"], "rss-added": rss["on"] - rss["off"],
+			"heap-gate-off": heap["off"], "heap-gate-on": heap["on"], "heap-added": heap["on"] - heap["off"],
+		} {
+			samples[name] = append(samples[name], v)
+		}
 	}
-	// Medians: one apiserver's RSS moves by a few MiB from start to start.
-	b.ReportMetric(median(off), "MiB-rss-gate-off")
-	b.ReportMetric(median(on), "MiB-rss-gate-on")
-	b.ReportMetric(median(added), "MiB-rss-added")
+	// Medians, one per unit (MiB-rss-gate-off, ...).
+	for name, v := range samples {
+		b.ReportMetric(median(v), "MiB-"+name)
+	}
+}
+
+// liveHeapMiB forces a garbage collection in the apiserver and reads its live
+// heap (HeapAlloc) from the debug=1 heap profile.
+func liveHeapMiB(s *framework.APIServer) (float64, error) {
+	raw, err := kubernetes.NewForConfigOrDie(s.Admin).CoreV1().RESTClient().Get().
+		AbsPath("/debug/pprof/heap").Param("debug", "1").Param("gc", "1").DoRaw(context.Background())
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(raw), "\n") {
+		if rest, ok := strings.CutPrefix(line, "# HeapAlloc = "); ok {
+			bytes, err := strconv.ParseFloat(strings.TrimSpace(rest), 64)
+			return bytes / (1 << 20), err
+		}
+	}
+	return 0, fmt.Errorf("no HeapAlloc in the heap profile")
 }
 
 func median(v []float64) float64 {
