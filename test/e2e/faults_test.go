@@ -23,6 +23,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -58,8 +59,8 @@ var _ = ginkgo.Describe("pods/checkpoint faults", func() {
 		pod := createPod(ctx, f, counterPod("counter", "", "counter"))
 		checkpoints := typedv1.NewForConfigOrDie(f.ClientConfig()).Pods(f.Namespace.Name)
 
-		restart := stopDaemon(pod.Spec.NodeName+"-kubelet", pod.Spec.NodeName, syscall.SIGTERM)
-		ginkgo.DeferCleanup(restart)
+		kubelet := stopDaemon(pod.Spec.NodeName+"-kubelet", pod.Spec.NodeName, syscall.SIGTERM)
+		ginkgo.DeferCleanup(kubelet.restart)
 		start := time.Now()
 		_, err := checkpoints.Checkpoint(ctx, pod.Name, nil)
 		gomega.Expect(err).To(gomega.HaveOccurred())
@@ -68,7 +69,7 @@ var _ = ginkgo.Describe("pods/checkpoint faults", func() {
 		expectCode(err, 503)
 		gomega.Expect(time.Since(start)).To(gomega.BeNumerically("<", 10*time.Second))
 
-		restart()
+		kubelet.restart()
 		// The container ran on while its kubelet was away.
 		before := waitForCount(ctx, f, pod.Name, "counter", 1)
 		gomega.Eventually(ctx, func() error {
@@ -76,6 +77,46 @@ var _ = ginkgo.Describe("pods/checkpoint faults", func() {
 			return err
 		}).WithTimeout(time.Minute).WithPolling(time.Second).Should(gomega.Succeed())
 		waitForCount(ctx, f, pod.Name, "counter", before+5)
+	})
+
+	ginkgo.It("answers 501 for a pod on a node whose kubelet has ContainerCheckpoint off", func(ctx context.Context) {
+		if *localUpState == "" {
+			ginkgo.Skip("needs a make local-up cluster whose kubelets the suite may restart (--local-up-state)")
+		}
+		pod := createPod(ctx, f, counterPod("counter", "", "counter"))
+		checkpoints := typedv1.NewForConfigOrDie(f.ClientConfig()).Pods(f.Namespace.Name)
+		node := pod.Spec.NodeName
+
+		kubelet := stopDaemon(node+"-kubelet", node, syscall.SIGTERM)
+		restored := false
+		ginkgo.DeferCleanup(func() {
+			if restored {
+				return
+			}
+			if kubelet.running {
+				kubelet.stop(syscall.SIGTERM)
+			}
+			kubelet.start()
+		})
+		kubelet.start("--feature-gates=ContainerCheckpoint=false")
+		want := fmt.Sprintf("node %s does not support checkpointing: its kubelet has no checkpoint endpoint (the kubelet's ContainerCheckpoint feature gate is off, or the kubelet is older than v1.25)", node)
+		var err error
+		gomega.Eventually(ctx, func() string { // 503 until the kubelet listens
+			_, err = checkpoints.Checkpoint(ctx, pod.Name, nil)
+			return fmt.Sprint(err)
+		}).WithTimeout(time.Minute).WithPolling(time.Second).Should(gomega.Equal(want))
+		expectStatus(err, 501, want)
+		// The pod ran on through both kubelet restarts.
+		before := waitForCount(ctx, f, pod.Name, "counter", 1)
+		waitForCount(ctx, f, pod.Name, "counter", before+10)
+
+		kubelet.stop(syscall.SIGTERM)
+		kubelet.start()
+		restored = true
+		gomega.Eventually(ctx, func() error {
+			_, err := checkpoints.Checkpoint(ctx, pod.Name, nil)
+			return err
+		}).WithTimeout(time.Minute).WithPolling(time.Second).Should(gomega.Succeed())
 	})
 
 	ginkgo.It("answers 504 when the checkpoint outlasts timeoutSeconds, and leaves the container running, thawed, with no archive", func(ctx context.Context) {
@@ -104,14 +145,14 @@ var _ = ginkgo.Describe("pods/checkpoint faults", func() {
 			done <- err
 		}()
 		time.Sleep(2 * time.Second) // CRIU is dumping
-		restart := stopDaemon(pod.Spec.NodeName+"-kubelet", pod.Spec.NodeName, syscall.SIGKILL)
-		ginkgo.DeferCleanup(restart)
+		kubelet := stopDaemon(pod.Spec.NodeName+"-kubelet", pod.Spec.NodeName, syscall.SIGKILL)
+		ginkgo.DeferCleanup(kubelet.restart)
 		var err error
 		gomega.Eventually(done).WithTimeout(10 * time.Second).Should(gomega.Receive(&err))
 		gomega.Expect(err).To(gomega.HaveOccurred())
 		gomega.Expect(err.Error()).To(gomega.HavePrefix("cannot reach the kubelet of node %s: ", pod.Spec.NodeName))
 		expectCode(err, 503)
-		restart() // the pod's logs, which show it counting, come through its kubelet
+		kubelet.restart() // the pod's logs, which show it counting, come through its kubelet
 		expectUnharmed(ctx, f, pod)
 	})
 
@@ -129,13 +170,13 @@ var _ = ginkgo.Describe("pods/checkpoint faults", func() {
 			done <- err
 		}()
 		time.Sleep(2 * time.Second) // CRIU is dumping
-		restart := stopDaemon("kube-apiserver", "cp", syscall.SIGKILL)
-		ginkgo.DeferCleanup(restart)
+		apiserver := stopDaemon("kube-apiserver", "cp", syscall.SIGKILL)
+		ginkgo.DeferCleanup(apiserver.restart)
 		var err error
 		gomega.Eventually(done).WithTimeout(10 * time.Second).Should(gomega.Receive(&err))
 		gomega.Expect(err).To(gomega.HaveOccurred())
 		gomega.Expect(err.Error()).To(gomega.MatchRegexp(`EOF|connection reset by peer`))
-		restart()
+		apiserver.restart()
 		gomega.Eventually(ctx, func() error {
 			return f.ClientSet.CoreV1().RESTClient().Get().AbsPath("/readyz").Do(ctx).Error()
 		}).WithTimeout(time.Minute).WithPolling(time.Second).Should(gomega.Succeed())
@@ -222,44 +263,71 @@ func expectEvent(ctx context.Context, f *framework.Framework, pod, want string) 
 	}).WithTimeout(30 * time.Second).Should(gomega.ContainElement(want))
 }
 
-// stopDaemon stops a daemon of a local-up cluster (its pid file is
-// pids/NAME, it runs in network namespace PREFIX-NETNS) with sig, waits for it
-// to exit, and returns a function that starts it again with the same command
-// line and environment, logging where it logged.
-func stopDaemon(name, netns string, sig syscall.Signal) func() {
+// daemon is a process of a make local-up cluster that a spec stops and
+// starts again: its pid file is pids/NAME and it runs in network namespace
+// PREFIX-NETNS.
+type daemon struct {
+	name, netns string
+	args, env   []string
+	pid         int
+	running     bool
+}
+
+// stopDaemon stops the daemon with sig, waits for it to exit, and keeps its
+// command line and environment to start it again.
+func stopDaemon(name, netns string, sig syscall.Signal) *daemon {
 	ginkgo.GinkgoHelper()
-	pidFile := filepath.Join(*localUpState, "pids", name)
-	raw, err := os.ReadFile(pidFile)
+	d := &daemon{name: name, netns: netns}
+	raw, err := os.ReadFile(d.pidFile())
 	framework.ExpectNoError(err)
-	pid, err := strconv.Atoi(strings.TrimSpace(string(raw)))
+	d.pid, err = strconv.Atoi(strings.TrimSpace(string(raw)))
 	framework.ExpectNoError(err)
-	cmdline, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
+	cmdline, err := os.ReadFile("/proc/" + strconv.Itoa(d.pid) + "/cmdline")
 	framework.ExpectNoError(err)
-	environ, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/environ")
+	environ, err := os.ReadFile("/proc/" + strconv.Itoa(d.pid) + "/environ")
 	framework.ExpectNoError(err)
-	framework.ExpectNoError(syscall.Kill(pid, sig))
+	d.args = strings.Split(strings.TrimRight(string(cmdline), "\x00"), "\x00")
+	d.env = strings.Split(strings.TrimRight(string(environ), "\x00"), "\x00")
+	d.running = true
+	d.stop(sig)
+	return d
+}
+
+func (d *daemon) pidFile() string { return filepath.Join(*localUpState, "pids", d.name) }
+
+// stop stops the daemon with sig and waits for it to exit.
+func (d *daemon) stop(sig syscall.Signal) {
+	ginkgo.GinkgoHelper()
+	framework.ExpectNoError(syscall.Kill(d.pid, sig))
 	gomega.Eventually(func() bool {
-		status, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+		status, err := os.ReadFile("/proc/" + strconv.Itoa(d.pid) + "/status")
 		return os.IsNotExist(err) || strings.Contains(string(status), "\nState:\tZ")
 	}).WithTimeout(90 * time.Second).Should(gomega.BeTrue())
+	d.running = false
+}
 
-	started := false
-	return func() {
-		ginkgo.GinkgoHelper()
-		if started {
-			return
-		}
-		started = true
-		args := strings.Split(strings.TrimRight(string(cmdline), "\x00"), "\x00")
-		cmd := exec.Command("nsenter", append([]string{"--net=/var/run/netns/" + *localUpPrefix + "-" + netns}, args...)...)
-		cmd.Env = strings.Split(strings.TrimRight(string(environ), "\x00"), "\x00")
-		log, err := os.OpenFile(filepath.Join(*localUpState, "logs", name+".log"), os.O_APPEND|os.O_WRONLY, 0o644)
-		framework.ExpectNoError(err)
-		cmd.Stdout, cmd.Stderr = log, log
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-		framework.ExpectNoError(cmd.Start())
-		framework.ExpectNoError(os.WriteFile(pidFile, []byte(strconv.Itoa(cmd.Process.Pid)+"\n"), 0o644))
-		_ = log.Close()
-		go func() { _ = cmd.Wait() }() // reap it if a later spec stops it again
+// start starts the daemon with its command line plus extra, logging where it
+// logged.
+func (d *daemon) start(extra ...string) {
+	ginkgo.GinkgoHelper()
+	args := append(slices.Clone(d.args), extra...)
+	cmd := exec.Command("nsenter", append([]string{"--net=/var/run/netns/" + *localUpPrefix + "-" + d.netns}, args...)...)
+	cmd.Env = d.env
+	log, err := os.OpenFile(filepath.Join(*localUpState, "logs", d.name+".log"), os.O_APPEND|os.O_WRONLY, 0o644)
+	framework.ExpectNoError(err)
+	cmd.Stdout, cmd.Stderr = log, log
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	framework.ExpectNoError(cmd.Start())
+	d.pid, d.running = cmd.Process.Pid, true
+	framework.ExpectNoError(os.WriteFile(d.pidFile(), []byte(strconv.Itoa(d.pid)+"\n"), 0o644))
+	_ = log.Close()
+	go func() { _ = cmd.Wait() }() // reap it when a spec stops it again
+}
+
+// restart starts the daemon as it was, unless it runs; specs defer it so
+// that the cluster is whole after a failure.
+func (d *daemon) restart() {
+	if !d.running {
+		d.start()
 	}
 }
