@@ -76,14 +76,7 @@ var _ = ginkgo.Describe("pods/checkpoint", func() {
 		inspectArchive(ctx, f, result.NodeName, result.ArchivePaths[0])
 
 		// The pod's owners see that an archive of it was written.
-		gomega.Eventually(ctx, func() ([]string, error) {
-			events, err := f.ClientSet.CoreV1().Events(f.Namespace.Name).List(ctx, metav1.ListOptions{FieldSelector: "involvedObject.name=" + pod.Name})
-			var seen []string
-			for _, e := range events.Items {
-				seen = append(seen, e.Source.Component+" "+e.Type+" "+e.Reason+" "+e.Message)
-			}
-			return seen, err
-		}).WithTimeout(30 * time.Second).Should(gomega.ContainElement(fmt.Sprintf("kube-apiserver Normal Checkpointed Checkpointed container counter on node %s: %s", result.NodeName, result.ArchivePaths[0])))
+		expectEvent(ctx, f, pod.Name, fmt.Sprintf("kube-apiserver Normal Checkpointed Checkpointed container counter on node %s: %s", result.NodeName, result.ArchivePaths[0]))
 
 		// Still running, never restarted, and counting on.
 		waitForCount(ctx, f, pod.Name, "counter", before+10)

@@ -251,6 +251,8 @@ func freezerStates(podUID string) map[string]string {
 	return states
 }
 
+// expectEvent waits for an Event on the pod that reads
+// "COMPONENT TYPE REASON MESSAGE".
 func expectEvent(ctx context.Context, f *framework.Framework, pod, want string) {
 	ginkgo.GinkgoHelper()
 	gomega.Eventually(ctx, func() ([]string, error) {
