@@ -139,17 +139,7 @@ var _ = ginkgo.Describe("pods/checkpoint faults", func() {
 		pod := createSlowPod(ctx, f, "slow")
 		checkpoints := typedv1.NewForConfigOrDie(f.ClientConfig()).Pods(f.Namespace.Name)
 
-		done := make(chan error, 1)
-		go func() {
-			_, err := checkpoints.Checkpoint(ctx, pod.Name, nil)
-			done <- err
-		}()
-		time.Sleep(2 * time.Second) // CRIU is dumping
-		kubelet := stopDaemon(pod.Spec.NodeName+"-kubelet", pod.Spec.NodeName, syscall.SIGKILL)
-		ginkgo.DeferCleanup(kubelet.restart)
-		var err error
-		gomega.Eventually(done).WithTimeout(10 * time.Second).Should(gomega.Receive(&err))
-		gomega.Expect(err).To(gomega.HaveOccurred())
+		kubelet, err := checkpointKilledMidway(ctx, checkpoints, pod.Name, pod.Spec.NodeName+"-kubelet", pod.Spec.NodeName)
 		gomega.Expect(err.Error()).To(gomega.HavePrefix("cannot reach the kubelet of node %s: ", pod.Spec.NodeName))
 		expectCode(err, 503)
 		kubelet.restart() // the pod's logs, which show it counting, come through its kubelet
@@ -164,17 +154,7 @@ var _ = ginkgo.Describe("pods/checkpoint faults", func() {
 		small := createPod(ctx, f, counterPod("small", pod.Spec.NodeName, "counter"))
 		checkpoints := typedv1.NewForConfigOrDie(f.ClientConfig()).Pods(f.Namespace.Name)
 
-		done := make(chan error, 1)
-		go func() {
-			_, err := checkpoints.Checkpoint(ctx, pod.Name, nil)
-			done <- err
-		}()
-		time.Sleep(2 * time.Second) // CRIU is dumping
-		apiserver := stopDaemon("kube-apiserver", "cp", syscall.SIGKILL)
-		ginkgo.DeferCleanup(apiserver.restart)
-		var err error
-		gomega.Eventually(done).WithTimeout(10 * time.Second).Should(gomega.Receive(&err))
-		gomega.Expect(err).To(gomega.HaveOccurred())
+		apiserver, err := checkpointKilledMidway(ctx, checkpoints, pod.Name, "kube-apiserver", "cp")
 		gomega.Expect(err.Error()).To(gomega.MatchRegexp(`EOF|connection reset by peer`))
 		apiserver.restart()
 		gomega.Eventually(ctx, func() error {
@@ -187,6 +167,25 @@ var _ = ginkgo.Describe("pods/checkpoint faults", func() {
 		inspectArchive(ctx, f, result.NodeName, result.ArchivePaths[0])
 	})
 })
+
+// checkpointKilledMidway starts a checkpoint of pod, lets CRIU dump for two
+// seconds, then kills the local-up daemon name (in network namespace
+// PREFIX-netns), and returns the daemon, stopped, and the checkpoint's error.
+func checkpointKilledMidway(ctx context.Context, checkpoints typedv1.PodInterface, pod, name, netns string) (*daemon, error) {
+	ginkgo.GinkgoHelper()
+	done := make(chan error, 1)
+	go func() {
+		_, err := checkpoints.Checkpoint(ctx, pod, nil)
+		done <- err
+	}()
+	time.Sleep(2 * time.Second) // CRIU is dumping
+	d := stopDaemon(name, netns, syscall.SIGKILL)
+	ginkgo.DeferCleanup(d.restart)
+	var err error
+	gomega.Eventually(done).WithTimeout(10 * time.Second).Should(gomega.Receive(&err))
+	gomega.Expect(err).To(gomega.HaveOccurred())
+	return d, err
+}
 
 // slowMiB is what the counter of createSlowPod holds: CRIU takes well over
 // ten seconds to dump 2 GiB here (1 GiB: 6 to 14 s), so the faults above
