@@ -164,15 +164,15 @@ func (b *bench) run() (*report, error) {
 	if v, err := b.client.Discovery().ServerVersion(); err == nil {
 		r.serverVersion = v.GitVersion
 	}
-	if err := b.setUp(); err != nil {
-		return nil, err
-	}
 	if b.cfg.idleRSS != "" {
 		rss, err := readIdleRSS(b.cfg.idleRSS)
 		if err != nil {
 			return nil, err
 		}
 		r.idle = rss
+	}
+	if err := b.setUp(); err != nil {
+		return nil, err
 	}
 
 	log("paths: %d checkpoints of pod %s/bench through each of (a) (b) (c) (d), interleaved", b.cfg.samples, namespace)
@@ -181,25 +181,19 @@ func (b *bench) run() (*report, error) {
 		return r, err
 	}
 	r.paths = map[string][]sample{}
-	order := []string{pathAPI, pathProxy, pathKubelet, pathCrictl}
-	last := time.Time{}
-	for i := 0; i < b.cfg.samples; i++ {
-		for j := range order {
-			path := order[(i+j)%len(order)] // each path goes first as often as the others
-			time.Sleep(time.Until(last.Add(spacing)))
-			s := b.checkpoint(path, pod)
-			last = time.Now()
-			r.paths[path] = append(r.paths[path], s)
-			if s.err != nil {
-				log("  %s: %v", path, s.err)
-			}
+	_ = b.interleave(pod, []string{pathAPI, pathProxy, pathKubelet, pathCrictl}, b.cfg.samples, func(path string, s sample) error {
+		r.paths[path] = append(r.paths[path], s)
+		if s.err != nil {
+			log("  %s: %v", path, s.err)
 		}
+		return nil
+	}, func() {
 		// For reference: the cheapest request that also reads the pod
 		// from etcd, as pods/checkpoint must.
 		start := time.Now()
 		_, err := b.client.CoreV1().Pods(namespace).Get(b.ctx, pod.Name, metav1.GetOptions{})
 		r.podGets = append(r.podGets, sample{took: time.Since(start), err: err})
-	}
+	})
 	r.lost = b.lost(r.paths[pathAPI])
 
 	for _, k := range b.cfg.concurrency {
@@ -484,23 +478,38 @@ func (b *bench) memory(mib int) (memoryLevel, error) {
 	if err != nil {
 		return m, fmt.Errorf("pod %s never held %d MiB: %w", name, mib, err)
 	}
+	err = b.interleave(pod, []string{pathAPI, pathCrictl}, b.cfg.sizeSamples, func(path string, s sample) error {
+		if s.err != nil {
+			return fmt.Errorf("%s of %d MiB: %w", path, mib, s.err)
+		}
+		m.samples[path] = append(m.samples[path], s)
+		b.removeArchives() // a GiB each: keep the disk free
+		return nil
+	}, nil)
+	return m, err
+}
+
+// interleave takes rounds checkpoints of the pod through each path of order,
+// each path going first in turn and every checkpoint spacing after the one
+// before, and hands each to record; afterRound, if not nil, runs after each
+// round. It stops at the first error record returns.
+func (b *bench) interleave(pod *corev1.Pod, order []string, rounds int, record func(path string, s sample) error, afterRound func()) error {
 	last := time.Time{}
-	for i := 0; i < b.cfg.sizeSamples; i++ {
-		for j, path := range []string{pathAPI, pathCrictl} {
-			if i%2 == 1 { // alternate which goes first
-				path = []string{pathCrictl, pathAPI}[j]
-			}
+	for i := 0; i < rounds; i++ {
+		for j := range order {
+			path := order[(i+j)%len(order)]
 			time.Sleep(time.Until(last.Add(spacing)))
 			s := b.checkpoint(path, pod)
 			last = time.Now()
-			if s.err != nil {
-				return m, fmt.Errorf("%s of %d MiB: %w", path, mib, s.err)
+			if err := record(path, s); err != nil {
+				return err
 			}
-			m.samples[path] = append(m.samples[path], s)
-			b.removeArchives() // a GiB each: keep the disk free
+		}
+		if afterRound != nil {
+			afterRound()
 		}
 	}
-	return m, nil
+	return nil
 }
 
 func (b *bench) removeArchives() {
