@@ -24,6 +24,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
@@ -112,21 +113,25 @@ func TestCheckpointBadRequests(t *testing.T) {
 		{"container not running", "multi", "container=helper", 400, "container helper of pod multi is waiting (CrashLoopBackOff): only a running container can be checkpointed, choose one of: [app proxy]"},
 		{"completed init container", "multi", "container=setup", 400, "container setup of pod multi is terminated (Completed): only a running container can be checkpointed, choose one of: [app proxy]"},
 		{"several containers, none named", "multi", "", 400, "a container name must be specified for pod multi, choose one of: [app proxy]"},
-		{"negative timeout", "web", "timeoutSeconds=-1", 400, `PodCheckpointOptions "web" is invalid: timeoutSeconds: Invalid value: -1: must be greater than 0`},
-		{"zero timeout", "web", "timeoutSeconds=0", 400, `PodCheckpointOptions "web" is invalid: timeoutSeconds: Invalid value: 0: must be greater than 0`},
+		{"negative timeout", "web", "timeoutSeconds=-1", 400, `timeoutSeconds: Invalid value: -1: must be greater than 0`},
+		{"zero timeout", "web", "timeoutSeconds=0", 400, `timeoutSeconds: Invalid value: 0: must be greater than 0`},
 		{"timeout not a number", "web", "timeoutSeconds=abc", 400, `timeoutSeconds: Invalid value: "abc": must be a whole number of seconds`},
-		{"timeout above the cap", "web", "timeoutSeconds=1801", 400, `PodCheckpointOptions "web" is invalid: timeoutSeconds: Invalid value: 1801: must be at most 1800 (kube-apiserver --checkpoint-max-timeout)`},
+		{"timeout above the cap", "web", "timeoutSeconds=1801", 400, `timeoutSeconds: Invalid value: 1801: must be at most 1800 (kube-apiserver --checkpoint-max-timeout)`},
 		{"timeout with a unit", "web", "timeoutSeconds=10s", 400, `timeoutSeconds: Invalid value: "10s": must be a whole number of seconds`},
 		{"the KEP's timeout parameter", "web", "timeout=10", 400, `timeout: Invalid value: "10": pods/checkpoint takes timeoutSeconds, a whole number of seconds`},
 		{"unknown parameter", "web", "container=app&follow=true", 400, `follow: Invalid value: "true": not a parameter of pods/checkpoint, which takes "container" and "timeoutSeconds"`},
 		{"repeated timeoutSeconds", "web", "timeoutSeconds=5&timeoutSeconds=600", 400, `timeoutSeconds: Invalid value: "5,600": given 2 times: give it once`},
 		{"repeated container", "multi", "container=app&container=proxy", 400, `container: Invalid value: "app,proxy": given 2 times: give it once`},
-		{"container name that cannot exist", "web", "container=Bad_Name", 400, `PodCheckpointOptions "web" is invalid: container: Invalid value: "Bad_Name": a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')`},
+		{"container name that cannot exist", "web", "container=Bad_Name", 400, `container: Invalid value: "Bad_Name": a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, err := checkpointQuery(t, server.Admin, ns, tc.pod, tc.query)
 			if code != tc.code || err == nil || err.Error() != tc.message {
 				t.Errorf("got %d %v\nwant %d %s", code, err, tc.code, tc.message)
+			}
+			// Every refused query has one shape, whichever step refused it.
+			if reason := apierrors.ReasonForError(err); tc.code == 400 && reason != metav1.StatusReasonBadRequest {
+				t.Errorf("reason %s, want %s", reason, metav1.StatusReasonBadRequest)
 			}
 		})
 	}
@@ -194,7 +199,7 @@ func TestCheckpointKubeletOutcomes(t *testing.T) {
 		{
 			name: "kubelet answers nonsense", pod: "web",
 			kubelet: kubeletAnswers(200, "<html>"),
-			code:    500, message: `Internal error occurred: the kubelet of node node1 answered the checkpoint without an archive path: "<html>"`,
+			code:    500, message: `Internal error occurred: the kubelet of node node1 answered the checkpoint without an archive path: <html>`,
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -205,6 +210,21 @@ func TestCheckpointKubeletOutcomes(t *testing.T) {
 			}
 		})
 	}
+
+	t.Run("kubelet redirects", func(t *testing.T) {
+		// Following it would send the apiserver's kubelet credentials on.
+		kubelet.SetHandler(func(w http.ResponseWriter, r *http.Request) {
+			http.Redirect(w, r, "/steal"+r.URL.Path, http.StatusFound)
+		})
+		kubelet.Requests()
+		code, err := checkpointQuery(t, server.Admin, ns, "web", "")
+		if code != 500 || err == nil || !strings.Contains(err.Error(), "answered the checkpoint with a redirect") {
+			t.Errorf("got %d %v, want 500 naming the redirect", code, err)
+		}
+		if requests := kubelet.Requests(); len(requests) != 1 {
+			t.Errorf("the kubelet stand-in got %d requests, want 1: %+v", len(requests), requests)
+		}
+	})
 
 	t.Run("kubelet down", func(t *testing.T) {
 		start := time.Now()

@@ -36,13 +36,15 @@ import (
 // KEP's "timeout" would otherwise leave the default timeout in force), a
 // parameter given twice, and a timeoutSeconds that is not a number are each
 // reported as a field error instead of being ignored or a bare strconv message.
+// "pretty", which the apiserver takes on every endpoint to indent its answer,
+// is accepted and left to the response writer.
 func Convert_url_Values_To_v1_PodCheckpointOptions(in *url.Values, out *checkpointv1.PodCheckpointOptions, s conversion.Scope) error {
 	for _, name := range slices.Sorted(maps.Keys(*in)) {
 		values := (*in)[name]
 		switch {
 		case name == "timeout":
 			return field.Invalid(field.NewPath(name), strings.Join(values, ","), "pods/checkpoint takes timeoutSeconds, a whole number of seconds")
-		case name != "container" && name != "timeoutSeconds":
+		case name != "container" && name != "timeoutSeconds" && name != "pretty":
 			return field.Invalid(field.NewPath(name), strings.Join(values, ","), `not a parameter of pods/checkpoint, which takes "container" and "timeoutSeconds"`)
 		case len(values) > 1:
 			return field.Invalid(field.NewPath(name), strings.Join(values, ","), fmt.Sprintf("given %d times: give it once", len(values)))

@@ -42,6 +42,9 @@ func TestDecodeQueryParameters(t *testing.T) {
 		{query: "container=app", want: core.PodCheckpointOptions{Container: "app"}},
 		{query: "container=app&timeoutSeconds=30", want: core.PodCheckpointOptions{Container: "app", TimeoutSeconds: ptr.To[int64](30)}},
 		{query: "timeoutSeconds=-5", want: core.PodCheckpointOptions{TimeoutSeconds: ptr.To[int64](-5)}},
+		// pretty is the apiserver's, taken on every endpoint.
+		{query: "container=app&pretty=true", want: core.PodCheckpointOptions{Container: "app"}},
+		{query: "pretty=true&pretty=false", wantErr: `pretty: Invalid value: "true,false": given 2 times: give it once`},
 		// Strict where a mistake would silently change the checkpoint.
 		{query: "timeoutSeconds=5&timeoutSeconds=9", wantErr: `timeoutSeconds: Invalid value: "5,9": given 2 times: give it once`},
 		{query: "container=a&container=b", wantErr: `container: Invalid value: "a,b": given 2 times: give it once`},

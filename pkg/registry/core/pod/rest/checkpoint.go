@@ -27,11 +27,16 @@ import (
 	"net/http"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	"k8s.io/apiserver/pkg/endpoints/handlers/negotiation"
+	genericrest "k8s.io/apiserver/pkg/registry/generic/rest"
 	"k8s.io/apiserver/pkg/registry/rest"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/kubernetes/pkg/kubelet/client"
@@ -52,6 +57,15 @@ const KubeletGrace = 5 * time.Second
 // or an error message.
 const maxKubeletResponse = 64 << 10
 
+// maxKubeletText bounds what of a kubelet's answer is quoted in an API error,
+// an Event or a log line.
+const maxKubeletText = 1024
+
+// StatusClientClosedRequest labels the metrics of a checkpoint whose client
+// hung up before the kubelet answered (nginx's 499): the kubelet call is
+// cancelled, and neither the node nor the kubelet is blamed for it.
+const StatusClientClosedRequest = 499
+
 // CheckpointREST implements the checkpoint subresource for a Pod
 type CheckpointREST struct {
 	Store       podregistry.ResourceGetter
@@ -68,6 +82,10 @@ type CheckpointREST struct {
 	// Events records an Event on the pod for every checkpoint the kubelet
 	// was asked for; nil records none.
 	Events record.EventRecorder
+	// Serializer is the one the core group answers with. A request for an
+	// encoding it cannot write is refused (406) before the checkpoint is
+	// taken, not after; nil checks nothing.
+	Serializer runtime.NegotiatedSerializer
 }
 
 // Implement Connecter
@@ -116,10 +134,7 @@ func (r *CheckpointREST) Connect(ctx context.Context, name string, opts runtime.
 		return nil, fmt.Errorf("invalid options object: %#v", opts)
 	}
 	if errs := validation.ValidatePodCheckpointOptions(checkpointOpts, r.MaxTimeout); len(errs) > 0 {
-		// A query parameter is wrong: 400, with the field errors of Invalid.
-		err := apierrors.NewInvalid(core.Kind("PodCheckpointOptions"), name, errs)
-		err.ErrStatus.Code = http.StatusBadRequest
-		return nil, err
+		return nil, badQuery(name, errs)
 	}
 	timeout := r.DefaultTimeout
 	if checkpointOpts.TimeoutSeconds != nil {
@@ -132,6 +147,18 @@ func (r *CheckpointREST) Connect(ctx context.Context, name string, opts runtime.
 	return &checkpointHandler{rest: r, target: target, timeout: timeout, responder: responder}, nil
 }
 
+// badQuery is the one shape of every bad query of pods/checkpoint: 400
+// BadRequest, as the apiserver answers a query it cannot decode, with the
+// field errors as the message, as for a query the conversion refuses, and as
+// causes so that clients can tell which parameter is wrong.
+func badQuery(name string, errs field.ErrorList) *apierrors.StatusError {
+	status := apierrors.NewInvalid(core.Kind("PodCheckpointOptions"), name, errs).ErrStatus
+	status.Code = http.StatusBadRequest
+	status.Reason = metav1.StatusReasonBadRequest
+	status.Message = errs.ToAggregate().Error()
+	return &apierrors.StatusError{ErrStatus: status}
+}
+
 // checkpointHandler asks one kubelet for one checkpoint and answers with the
 // result or with the kubelet's failure mapped to an API status.
 type checkpointHandler struct {
@@ -142,6 +169,12 @@ type checkpointHandler struct {
 }
 
 func (h *checkpointHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	if h.rest.Serializer != nil {
+		if _, _, err := negotiation.NegotiateOutputMediaType(req, h.rest.Serializer, negotiation.DefaultEndpointRestrictions); err != nil {
+			h.responder.Error(err)
+			return
+		}
+	}
 	p := h.target.Pod
 	node := p.Spec.NodeName
 	key := p.Namespace + "/" + p.Name + "/" + h.target.Container
@@ -170,6 +203,11 @@ func (h *checkpointHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) 
 
 	start := time.Now()
 	result, err := h.checkpoint(req.Context())
+	if errors.Is(err, errClientClosed) {
+		// Nobody is left to answer, and the kubelet did nothing wrong: no Event.
+		recordCheckpoint(StatusClientClosedRequest, time.Since(start))
+		return
+	}
 	code := http.StatusOK
 	if status, ok := err.(apierrors.APIStatus); ok {
 		code = int(status.Status().Code)
@@ -184,6 +222,9 @@ func (h *checkpointHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) 
 	}
 	h.responder.Object(http.StatusOK, result)
 }
+
+// errClientClosed is the outcome of a checkpoint whose client hung up.
+var errClientClosed = errors.New("the client closed the request before the checkpoint completed")
 
 // retryAfterSeconds is when a client refused for a busy node may try again:
 // about one checkpoint of a small container, so that client-go, which waits
@@ -204,11 +245,11 @@ func (h *checkpointHandler) recordEvent(result *checkpointv1.PodCheckpointResult
 		h.rest.Events.Eventf(ref, corev1.EventTypeWarning, "CheckpointFailed", "Checkpoint of container %s on node %s failed: %v", h.target.Container, p.Spec.NodeName, err)
 		return
 	}
-	h.rest.Events.Eventf(ref, corev1.EventTypeNormal, "Checkpointed", "Checkpointed container %s on node %s: %s", h.target.Container, p.Spec.NodeName, strings.Join(result.ArchivePaths, ", "))
+	h.rest.Events.Eventf(ref, corev1.EventTypeNormal, "Checkpointed", "Checkpointed container %s on node %s: %s", h.target.Container, p.Spec.NodeName, kubeletText([]byte(strings.Join(result.ArchivePaths, ", "))))
 }
 
-func (h *checkpointHandler) checkpoint(ctx context.Context) (*checkpointv1.PodCheckpointResult, error) {
-	ctx, cancel := context.WithTimeout(ctx, h.timeout+KubeletGrace)
+func (h *checkpointHandler) checkpoint(clientCtx context.Context) (*checkpointv1.PodCheckpointResult, error) {
+	ctx, cancel := context.WithTimeout(clientCtx, h.timeout+KubeletGrace)
 	defer cancel()
 	t := h.target
 	nodeName := t.Pod.Spec.NodeName
@@ -217,31 +258,33 @@ func (h *checkpointHandler) checkpoint(ctx context.Context) (*checkpointv1.PodCh
 	if err != nil {
 		return nil, apierrors.NewInternalError(err)
 	}
+	// A redirect is never followed: it would carry the apiserver's kubelet
+	// credentials to wherever the kubelet (or whoever answers in its place)
+	// points, as upstream refuses for logs and the kubelet proxy.
+	redirected := ""
+	client := &http.Client{Transport: t.Node.Transport, CheckRedirect: func(req *http.Request, via []*http.Request) error {
+		redirected = req.URL.Host
+		return genericrest.PreventRedirects(req, via)
+	}}
 	start := time.Now()
-	resp, err := (&http.Client{Transport: t.Node.Transport}).Do(kubeletReq)
+	resp, err := client.Do(kubeletReq)
 	if err != nil {
-		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			return nil, h.timeoutError()
-		}
-		return nil, apierrors.NewServiceUnavailable(fmt.Sprintf("cannot reach the kubelet of node %s: %v", nodeName, err))
+		return nil, h.transportError(clientCtx, ctx, redirected, "cannot reach the kubelet of node %s: %v", nodeName, err)
 	}
 	defer resp.Body.Close() //nolint:errcheck
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxKubeletResponse))
 	if err != nil {
-		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			return nil, h.timeoutError()
-		}
-		return nil, apierrors.NewServiceUnavailable(fmt.Sprintf("lost the kubelet of node %s while it answered: %v", nodeName, err))
+		return nil, h.transportError(clientCtx, ctx, "", "lost the kubelet of node %s while it answered: %v", nodeName, err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		return nil, h.kubeletError(resp.StatusCode, strings.TrimSpace(string(body)))
+		return nil, h.kubeletError(resp.StatusCode, kubeletText(body))
 	}
 
 	var answer struct {
 		Items []string `json:"items"`
 	}
 	if err := json.Unmarshal(body, &answer); err != nil || len(answer.Items) == 0 {
-		return nil, apierrors.NewInternalError(fmt.Errorf("the kubelet of node %s answered the checkpoint without an archive path: %q", nodeName, body))
+		return nil, apierrors.NewInternalError(fmt.Errorf("the kubelet of node %s answered the checkpoint without an archive path: %s", nodeName, kubeletText(body)))
 	}
 	return &checkpointv1.PodCheckpointResult{
 		TypeMeta:             metav1.TypeMeta{APIVersion: checkpointv1.SchemeGroupVersion.String(), Kind: "PodCheckpointResult"},
@@ -255,6 +298,42 @@ func (h *checkpointHandler) checkpoint(ctx context.Context) (*checkpointv1.PodCh
 		CheckpointTime:       metav1.NewTime(time.Now()),
 		DurationMilliseconds: time.Since(start).Milliseconds(),
 	}, nil
+}
+
+// transportError maps a failed exchange with the kubelet: the client hung up,
+// the checkpoint ran out of time, the kubelet redirected, or it could not be
+// reached (503).
+func (h *checkpointHandler) transportError(clientCtx, ctx context.Context, redirected string, format string, args ...any) error {
+	switch {
+	case clientCtx.Err() != nil && !errors.Is(ctx.Err(), context.DeadlineExceeded):
+		return errClientClosed
+	case errors.Is(ctx.Err(), context.DeadlineExceeded):
+		return h.timeoutError()
+	case redirected != "":
+		return apierrors.NewInternalError(fmt.Errorf("the kubelet of node %s answered the checkpoint with a redirect (to %s), which the apiserver does not follow", h.target.Pod.Spec.NodeName, kubeletText([]byte(redirected))))
+	}
+	return apierrors.NewServiceUnavailable(fmt.Sprintf(format, args...))
+}
+
+// kubeletText makes what a kubelet answered fit to quote in an API error, an
+// Event or a log line: valid UTF-8 without control characters (a newline or
+// an escape sequence could forge a log line or a terminal's output), at most
+// maxKubeletText bytes.
+func kubeletText(body []byte) string {
+	text := strings.TrimSpace(strings.Map(func(r rune) rune {
+		if r == utf8.RuneError || unicode.IsControl(r) {
+			return ' '
+		}
+		return r
+	}, string(body)))
+	if len(text) <= maxKubeletText {
+		return text
+	}
+	cut := maxKubeletText
+	for cut > 0 && !utf8.RuneStart(text[cut]) {
+		cut--
+	}
+	return fmt.Sprintf("%s... (%d more bytes)", text[:cut], len(text)-cut)
 }
 
 func (h *checkpointHandler) timeoutError() error {

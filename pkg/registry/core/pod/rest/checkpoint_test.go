@@ -34,6 +34,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
 	"k8s.io/client-go/tools/record"
+	"k8s.io/component-base/metrics/testutil"
 	api "k8s.io/kubernetes/pkg/apis/core"
 	"k8s.io/kubernetes/pkg/kubelet/client"
 	"k8s.io/utils/ptr"
@@ -125,7 +126,13 @@ func TestCheckpointKubeletAnswers(t *testing.T) {
 		{name: "kubelet hangs", hang: true, want: 504,
 			message: "Timeout: the checkpoint of container app of pod default/web did not complete within 1s"},
 		{name: "empty answer", code: 200, body: `{"items":[]}`, want: 500,
-			message: `Internal error occurred: the kubelet of node node1 answered the checkpoint without an archive path: "{\"items\":[]}"`},
+			message: `Internal error occurred: the kubelet of node node1 answered the checkpoint without an archive path: {"items":[]}`},
+		// What the kubelet says reaches errors and Events without control
+		// characters that could forge a log line or drive a terminal.
+		{name: "answer with control characters", code: 500, body: "dump failed\x1b[2J\nE1130 forged log line\x00", want: 500,
+			message: "Internal error occurred: the container runtime of node node1 could not checkpoint container app (kubelet HTTP 500): dump failed [2J E1130 forged log line"},
+		{name: "long answer", code: 500, body: strings.Repeat("é", 3000), want: 500,
+			message: "Internal error occurred: the container runtime of node node1 could not checkpoint container app (kubelet HTTP 500): " + strings.Repeat("é", 512) + "... (4976 more bytes)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var seen *http.Request
@@ -196,7 +203,7 @@ func TestCheckpointRefusedBeforeTheKubelet(t *testing.T) {
 	}{
 		{"pod missing", podGetter{}, core.PodCheckpointOptions{}, 404, `pods "web" not found`},
 		{"timeout above the cap", podGetter{"web": runningPod()}, core.PodCheckpointOptions{TimeoutSeconds: ptr.To[int64](3601)}, 400,
-			`PodCheckpointOptions "web" is invalid: timeoutSeconds: Invalid value: 3601: must be at most 3600 (kube-apiserver --checkpoint-max-timeout)`},
+			`timeoutSeconds: Invalid value: 3601: must be at most 3600 (kube-apiserver --checkpoint-max-timeout)`},
 		{"container not running", podGetter{"web": notRunning}, core.PodCheckpointOptions{}, 400,
 			"container app of pod web is terminated (OOMKilled): only a running container can be checkpointed, choose one of: [] (no container of the pod is running)"},
 	} {
@@ -352,4 +359,73 @@ func TestArchiveGuard(t *testing.T) {
 	if wait, ok := g.Begin("a", now.Add(4*time.Second)); !ok || wait != 0 {
 		t.Fatalf("long after: wait %s %v", wait, ok)
 	}
+}
+
+// TestCheckpointKubeletRedirect: a redirect is refused, not followed with the
+// apiserver's kubelet credentials.
+func TestCheckpointKubeletRedirect(t *testing.T) {
+	followed := false
+	elsewhere := httptest.NewTLSServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { followed = true }))
+	t.Cleanup(elsewhere.Close)
+	conn := kubelet(t, func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, elsewhere.URL+"/steal", http.StatusTemporaryRedirect)
+	})
+	r := &CheckpointREST{Store: podGetter{"web": runningPod()}, KubeletConn: conn, DefaultTimeout: time.Minute, MaxTimeout: time.Hour}
+	rec := connect(t, r, &core.PodCheckpointOptions{})
+	if followed {
+		t.Error("the redirect was followed")
+	}
+	if !apierrors.IsInternalError(rec.err) || !strings.Contains(rec.err.Error(), "answered the checkpoint with a redirect") {
+		t.Errorf("got %v, want 500 naming the redirect", rec.err)
+	}
+}
+
+// TestCheckpointClientHangsUp: the kubelet call is cancelled, and the outcome
+// is the client's, not a failure of the node.
+func TestCheckpointClientHangsUp(t *testing.T) {
+	RegisterMetrics()
+	kubeletCancelled := make(chan struct{})
+	asked := make(chan struct{})
+	conn := kubelet(t, func(w http.ResponseWriter, r *http.Request) {
+		close(asked)
+		<-r.Context().Done()
+		close(kubeletCancelled)
+	})
+	events := record.NewFakeRecorder(10)
+	r := &CheckpointREST{Store: podGetter{"web": runningPod()}, KubeletConn: conn, DefaultTimeout: time.Minute, MaxTimeout: time.Hour, Events: events}
+	rec := &recorder{}
+	h, err := r.Connect(genericapirequest.WithNamespace(context.Background(), "default"), "web", &core.PodCheckpointOptions{}, rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := requestsWithCode(t, "499")
+	ctx, hangUp := context.WithCancel(context.Background())
+	go func() {
+		<-asked
+		hangUp()
+	}()
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodPost, "/api/v1/namespaces/default/pods/web/checkpoint", nil).WithContext(ctx))
+	select {
+	case <-kubeletCancelled:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the kubelet call was not cancelled")
+	}
+	if got := requestsWithCode(t, "499") - before; got != 1 {
+		t.Errorf("requests_total{code=499} grew by %v, want 1", got)
+	}
+	if len(events.Events) != 0 {
+		t.Errorf("recorded %q, want no Event", <-events.Events)
+	}
+	if rec.err != nil || rec.obj != nil {
+		t.Errorf("answered a client that left: %v %v", rec.err, rec.obj)
+	}
+}
+
+func requestsWithCode(t *testing.T, code string) float64 {
+	t.Helper()
+	v, err := testutil.GetCounterMetricValue(checkpointRequests.WithLabelValues(code))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
 }
