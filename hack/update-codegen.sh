@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Generates deepcopy, conversion, defaults and OpenAPI code for the checkpoint
-# types with the Kubernetes generators pinned in go.mod's tool block.
+# Generates deepcopy, conversion, defaults, protobuf and OpenAPI code for the
+# checkpoint types with the Kubernetes generators pinned in go.mod's tool
+# block (go-to-protobuf also needs protoc, from Debian's protobuf-compiler).
 set -o errexit -o nounset -o pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -54,5 +55,28 @@ V1_DIR=staging/src/github.com/kube-checkpoint/client-go/api/core/v1
 	echo
 	go tool genswaggertypedocs -s "${V1_DIR}/types.go" -f -
 } > "${V1_DIR}/types_swagger_doc_generated.go"
+
+# Protobuf, as k8s.io/api has it: go-to-protobuf writes generated.proto beside
+# the types and has protoc write generated.pb.go under --output-dir by import
+# path, so that directory maps the module's import path to its staging
+# directory; the protos it imports come from the module cache.
+if ! command -v protoc >/dev/null; then
+	echo "+++ [codegen] apt-get install protobuf-compiler (protoc)"
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends protobuf-compiler >/dev/null
+fi
+PROTO_TMP=$(mktemp -d)
+trap 'rm -f "${report}"; rm -rf "${PROTO_TMP}"' EXIT
+mkdir -p "${PROTO_TMP}/bin" "${PROTO_TMP}/src/github.com/kube-checkpoint" "${PROTO_TMP}/import/k8s.io" "${PROTO_TMP}/import/github.com/gogo"
+for tool in k8s.io/code-generator/cmd/go-to-protobuf k8s.io/code-generator/cmd/go-to-protobuf/protoc-gen-gogo golang.org/x/tools/cmd/goimports; do
+	go build -o "${PROTO_TMP}/bin/" "${tool}"
+done
+ln -s "${ROOT}/staging/src/github.com/kube-checkpoint/client-go" "${PROTO_TMP}/src/github.com/kube-checkpoint/client-go"
+ln -s "$(go list -m -f '{{.Dir}}' k8s.io/apimachinery)" "${PROTO_TMP}/import/k8s.io/apimachinery"
+ln -s "$(go list -m -f '{{.Dir}}' github.com/gogo/protobuf)" "${PROTO_TMP}/import/github.com/gogo/protobuf"
+APIMACHINERY_PROTOS=-k8s.io/apimachinery/pkg/apis/meta/v1,-k8s.io/apimachinery/pkg/runtime,-k8s.io/apimachinery/pkg/runtime/schema,-k8s.io/apimachinery/pkg/api/resource,-k8s.io/apimachinery/pkg/util/intstr
+PATH="${PROTO_TMP}/bin:${PATH}" go-to-protobuf --go-header-file "${BOILERPLATE}" \
+	--packages "${V1_TYPES}" --apimachinery-packages="${APIMACHINERY_PROTOS}" \
+	--output-dir "${PROTO_TMP}/src" --proto-import "${PROTO_TMP}/import" --proto-import /usr/include \
+	2> >(grep -v '^[0-9/]* [0-9:]* protoc ' >&2)
 
 gofmt -w pkg/generated/openapi staging/src/github.com/kube-checkpoint/client-go/api pkg/apis

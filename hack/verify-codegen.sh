@@ -14,7 +14,7 @@ git ls-files -z --cached --others --exclude-standard | xargs -0 cp --parents -t 
 (cd "${TMP}" && hack/update-gomod.sh && hack/update-codegen.sh)
 
 status=0
-for f in go.mod $(cd "${TMP}" && find . -name 'zz_generated.*.go' -o -name 'types_swagger_doc_generated.go' | sed 's#^\./##'); do
+for f in go.mod $(cd "${TMP}" && find . -name 'zz_generated.*.go' -o -name 'types_swagger_doc_generated.go' -o -name 'generated.pb.go' -o -name 'generated.proto' | sed 's#^\./##'); do
 	if ! diff -u "${f}" "${TMP}/${f}" >/dev/null 2>&1; then
 		echo "stale generated file: ${f}" >&2
 		diff -u "${f}" "${TMP}/${f}" >&2 || true

@@ -78,6 +78,7 @@ func (p *legacyProviderWithCheckpoint) NewRESTStorage(apiResourceConfigSource se
 		Limiter:        podrest.NewNodeLimiter(p.checkpoint.MaxInflightPerNode),
 		Archives:       podrest.NewArchiveGuard(),
 		Events:         p.events,
+		Serializer:     info.NegotiatedSerializer,
 	}
 	podrest.RegisterMetrics()
 	return info, nil

@@ -36,12 +36,14 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/rest"
 	"k8s.io/kubernetes/test/e2e/framework"
 	e2enode "k8s.io/kubernetes/test/e2e/framework/node"
 	e2epod "k8s.io/kubernetes/test/e2e/framework/pod"
 	admissionapi "k8s.io/pod-security-admission/api"
 	"k8s.io/utils/ptr"
+	"sigs.k8s.io/yaml"
 
 	checkpointv1 "github.com/kube-checkpoint/client-go/api/core/v1"
 	typedv1 "github.com/kube-checkpoint/client-go/kubernetes/typed/core/v1"
@@ -123,6 +125,50 @@ var _ = ginkgo.Describe("pods/checkpoint", func() {
 		waitForCount(ctx, f, pod.Name, "server", waitForCount(ctx, f, pod.Name, "server", 1)+5)
 	})
 
+	ginkgo.It("gives every client the whole result: protobuf, ?pretty=true, and kubectl -o json|yaml|jsonpath over several pods", func(ctx context.Context) {
+		var pods []*corev1.Pod
+		for _, name := range []string{"enc-a", "enc-b"} {
+			spec := counterPod(name, "", "counter")
+			spec.Labels = map[string]string{"checkpoint-e2e": "encodings"}
+			pods = append(pods, createPod(ctx, f, spec))
+		}
+
+		// What controllers and the e2e framework's clientsets ask for.
+		config := rest.CopyConfig(f.ClientConfig())
+		config.ContentType = runtime.ContentTypeProtobuf
+		result, err := typedv1.NewForConfigOrDie(config).Pods(f.Namespace.Name).Checkpoint(ctx, pods[0].Name, nil)
+		framework.ExpectNoError(err)
+		gomega.Expect(result.NodeName).To(gomega.Equal(pods[0].Spec.NodeName))
+		gomega.Expect(string(result.PodUID)).To(gomega.Equal(string(pods[0].UID)))
+		gomega.Expect(result.ContainerName).To(gomega.Equal("counter"))
+		gomega.Expect(result.CheckpointTime.IsZero()).To(gomega.BeFalseBecause("the result carries its time"))
+		gomega.Expect(result.ArchivePaths).To(gomega.HaveLen(1))
+		inspectArchive(ctx, f, result.NodeName, result.ArchivePaths[0])
+
+		body, err := f.ClientSet.CoreV1().RESTClient().Post().Namespace(f.Namespace.Name).Resource("pods").Name(pods[1].Name).
+			SubResource("checkpoint").Param("pretty", "true").SetHeader("Accept", runtime.ContentTypeJSON).DoRaw(ctx)
+		framework.ExpectNoError(err, "%s", body)
+		gomega.Expect(string(body)).To(gomega.ContainSubstring("\n  \"containerName\": \"counter\""))
+
+		for _, format := range []string{"json", "yaml"} {
+			stdout, stderr, err := runCLI(f, "kubectl-checkpoint", "-l", "checkpoint-e2e=encodings", "-o", format)
+			framework.ExpectNoError(err, stderr)
+			list := &corev1.List{}
+			framework.ExpectNoError(yaml.UnmarshalStrict([]byte(stdout), list), "-o %s is one document:\n%s", format, stdout)
+			gomega.Expect(list.Kind).To(gomega.Equal("List"))
+			gomega.Expect(list.Items).To(gomega.HaveLen(2), "-o %s:\n%s", format, stdout)
+			for _, item := range list.Items {
+				r := &checkpointv1.PodCheckpointResult{}
+				framework.ExpectNoError(yaml.Unmarshal(item.Raw, r))
+				gomega.Expect(r.Kind).To(gomega.Equal("PodCheckpointResult"))
+				inspectArchive(ctx, f, r.NodeName, r.ArchivePaths[0])
+			}
+		}
+		stdout, stderr, err := runCLI(f, "kubectl", "alpha", "checkpoint", "-l", "checkpoint-e2e=encodings", "-o", "jsonpath={range .items[*]}{.podName} {end}")
+		framework.ExpectNoError(err, stderr)
+		gomega.Expect(strings.Fields(stdout)).To(gomega.ConsistOf("enc-a", "enc-b"))
+	})
+
 	ginkgo.It("picks containers of a pod with several: default with a notice, -c, --all-containers, a sidecar; refuses a completed init container", func(ctx context.Context) {
 		spec := counterPod("multi", "", "app", "helper")
 		spec.Spec.Containers[1].Args = []string{"-listen=:8081"}
@@ -138,7 +184,7 @@ var _ = ginkgo.Describe("pods/checkpoint", func() {
 
 		stdout, stderr, err := runCLI(f, "kubectl-checkpoint", pod.Name, "-c", "helper", "-o", "name")
 		framework.ExpectNoError(err, stderr)
-		gomega.Expect(stdout).To(gomega.Equal("pod/multi checkpointed\n"))
+		gomega.Expect(stdout).To(gomega.Equal("pod/multi\n"))
 
 		stdout, stderr, err = runCLI(f, "kubectl-checkpoint", pod.Name, "--all-containers")
 		framework.ExpectNoError(err, stderr)
@@ -253,12 +299,12 @@ var _ = ginkgo.Describe("pods/checkpoint", func() {
 			{"gone", "", 404, `pods "gone" not found`},
 			{"pending", "", 400, "pod pending is not bound to a node yet: only a running pod can be checkpointed"},
 			{pod.Name, "container=nope", 400, "container nope is not valid for pod counter, choose one of: [counter]"},
-			{pod.Name, "timeoutSeconds=0", 400, `PodCheckpointOptions "counter" is invalid: timeoutSeconds: Invalid value: 0: must be greater than 0`},
+			{pod.Name, "timeoutSeconds=0", 400, `timeoutSeconds: Invalid value: 0: must be greater than 0`},
 			{pod.Name, "timeoutSeconds=soon", 400, `timeoutSeconds: Invalid value: "soon": must be a whole number of seconds`},
 			{pod.Name, "timeout=10", 400, `timeout: Invalid value: "10": pods/checkpoint takes timeoutSeconds, a whole number of seconds`},
 			{pod.Name, "timeoutSeconds=5&timeoutSeconds=600", 400, `timeoutSeconds: Invalid value: "5,600": given 2 times: give it once`},
 			{pod.Name, "container=counter&follow=true", 400, `follow: Invalid value: "true": not a parameter of pods/checkpoint, which takes "container" and "timeoutSeconds"`},
-			{pod.Name, "timeoutSeconds=86400", 400, `PodCheckpointOptions "counter" is invalid: timeoutSeconds: Invalid value: 86400: must be at most 1800 (kube-apiserver --checkpoint-max-timeout)`},
+			{pod.Name, "timeoutSeconds=86400", 400, `timeoutSeconds: Invalid value: 86400: must be at most 1800 (kube-apiserver --checkpoint-max-timeout)`},
 		} {
 			req := f.ClientSet.CoreV1().RESTClient().Post().Namespace(f.Namespace.Name).Resource("pods").Name(tc.pod).SubResource("checkpoint")
 			values, err := url.ParseQuery(tc.query)

@@ -93,11 +93,11 @@ Checkpoint Archive:    /var/lib/kubelet/checkpoints/checkpoint-%s_%s-%s-2026-11-
 		{"the plugin through kubectl", "kubectl", []string{"checkpoint", "pod/web", "-n", ns}, summary("web", "app"), "", 0},
 		{"default container", "kubectl", []string{"alpha", "checkpoint", "multi", "-n", ns}, summary("multi", "app"), "Defaulted container \"app\" out of: app, helper\n", 0},
 		{"all containers", "kubectl-checkpoint", []string{"multi", "--all-containers", "-n", ns}, summary("multi", "app") + "\n" + summary("multi", "helper"), "", 0},
-		{"name output", "kubectl-checkpoint", []string{"multi", "-c", "helper", "-o", "name", "-n", ns}, "pod/multi checkpointed\n", "", 0},
+		{"name output", "kubectl-checkpoint", []string{"multi", "-c", "helper", "-o", "name", "-n", ns}, "pod/multi\n", "", 0},
 		{"unknown container", "kubectl", []string{"alpha", "checkpoint", "multi", "-c", "nope", "-n", ns}, "", "error: container nope is not valid for pod multi out of: app, helper\n", 1},
 		{"pod missing", "kubectl-checkpoint", []string{"gone", "-n", ns}, "", "Error from server (NotFound): pods \"gone\" not found\n", 1},
 		{"timeout above the server's cap", "kubectl-checkpoint", []string{"web", "--timeout=2h", "-n", ns}, "",
-			"error: cannot checkpoint container app of pod " + ns + "/web: PodCheckpointOptions \"web\" is invalid: timeoutSeconds: Invalid value: 7200: must be at most 1800 (kube-apiserver --checkpoint-max-timeout)\n", 1},
+			"error: cannot checkpoint container app of pod " + ns + "/web: timeoutSeconds: Invalid value: 7200: must be at most 1800 (kube-apiserver --checkpoint-max-timeout)\n", 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			stdout, stderr, code := runCLI(t, adminConfig, tc.binary, tc.args...)

@@ -77,7 +77,8 @@ func run(m *testing.M) int {
 		Binary:     "kube-apiserver",
 		EtcdPrefix: "/gate-on",
 		ExtraArgs: []string{
-			"--feature-gates=ContainerCheckpointAPI=true",
+			// CBOR is served only with its gate; the encodings test asks for it.
+			"--feature-gates=ContainerCheckpointAPI=true,CBORServingAndStorage=true",
 			"--request-timeout=" + requestTimeout.String(),
 			"--checkpoint-max-inflight-per-node=1",
 		},

@@ -34,6 +34,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/cli-runtime/pkg/printers"
@@ -48,6 +49,7 @@ import (
 	"k8s.io/kubectl/pkg/util/templates"
 
 	checkpointv1 "github.com/kube-checkpoint/client-go/api/core/v1"
+	checkpointscheme "github.com/kube-checkpoint/client-go/kubernetes/scheme"
 	checkpointclient "github.com/kube-checkpoint/client-go/kubernetes/typed/core/v1"
 )
 
@@ -93,8 +95,12 @@ type CheckpointOptions struct {
 	Selector      string
 	Timeout       time.Duration
 	Quiet         bool
-	// Output is "", json, yaml or name.
-	Output string
+
+	// PrintFlags are kubectl's -o flags; with no -o each result is printed
+	// as a summary in the format of KEP-5091.
+	PrintFlags *genericclioptions.PrintFlags
+	// printer is nil for the summary.
+	printer printers.ResourcePrinter
 
 	Namespace string
 
@@ -110,7 +116,10 @@ type CheckpointOptions struct {
 
 // NewCheckpointOptions returns the options with their defaults.
 func NewCheckpointOptions(streams genericiooptions.IOStreams) *CheckpointOptions {
-	return &CheckpointOptions{IOStreams: streams}
+	return &CheckpointOptions{
+		PrintFlags: genericclioptions.NewPrintFlags("checkpointed").WithTypeSetter(checkpointscheme.Scheme),
+		IOStreams:  streams,
+	}
 }
 
 // NewCmdCheckpoint returns the checkpoint command.
@@ -132,7 +141,7 @@ func newCmdCheckpoint(f cmdutil.Factory, o *CheckpointOptions) *cobra.Command {
 			cmdutil.CheckErr(o.Run(cmd.Context()))
 		},
 	}
-	cmd.Flags().StringVarP(&o.Output, "output", "o", o.Output, "Output format. One of: (json, yaml, name). Default: a summary per container (node, namespace, pod, container, archive)")
+	o.PrintFlags.AddFlags(cmd)
 	cmdutil.AddPodRunningTimeoutFlag(cmd, 20*time.Second)
 	cmd.Flags().StringVarP(&o.ContainerName, "container", "c", o.ContainerName, "Container to checkpoint. If omitted, use the kubectl.kubernetes.io/default-container annotation for selecting the container to be checkpointed, or the first container in the pod will be chosen")
 	cmdutil.CheckErr(cmd.RegisterFlagCompletionFunc("container", completion.ContainerCompletionFunc(f)))
@@ -157,6 +166,11 @@ func (o *CheckpointOptions) Complete(f cmdutil.Factory, cmd *cobra.Command, args
 	}
 	if o.GetPodTimeout, err = cmdutil.GetPodRunningTimeoutFlag(cmd); err != nil {
 		return cmdutil.UsageErrorf(cmd, "%s", err.Error())
+	}
+	if o.PrintFlags.OutputFlagSpecified() {
+		if o.printer, err = o.PrintFlags.ToPrinter(); err != nil {
+			return err
+		}
 	}
 	o.Builder = f.NewBuilder
 	o.RESTClientGetter = f
@@ -194,11 +208,6 @@ func (o *CheckpointOptions) Validate() error {
 	case o.Timeout%time.Second != 0:
 		return fmt.Errorf("--timeout must be a whole number of seconds, got %s", o.Timeout)
 	}
-	switch o.Output {
-	case "", "json", "yaml", "name":
-	default:
-		return fmt.Errorf("unable to match a printer suitable for the output format %q, allowed formats are: json,name,yaml", o.Output)
-	}
 	return nil
 }
 
@@ -232,7 +241,7 @@ func (o *CheckpointOptions) Run(ctx context.Context) error {
 		seconds := int64(o.Timeout / time.Second)
 		opts.TimeoutSeconds = &seconds
 	}
-	printed := 0
+	var results []*checkpointv1.PodCheckpointResult
 	for _, t := range targets {
 		opts.Container = t.container
 		result, err := o.CheckpointClient.Pods(t.pod.Namespace).Checkpoint(ctx, t.pod.Name, opts)
@@ -240,10 +249,14 @@ func (o *CheckpointOptions) Run(ctx context.Context) error {
 			errs = append(errs, o.explain(t, err))
 			continue
 		}
-		if err := o.print(result, printed); err != nil {
+		result.GetObjectKind().SetGroupVersionKind(checkpointv1.SchemeGroupVersion.WithKind("PodCheckpointResult"))
+		results = append(results, result)
+		if err := o.printAsTaken(result, len(results)); err != nil {
 			return err
 		}
-		printed++
+	}
+	if err := o.printAll(results); err != nil {
+		return err
 	}
 	for _, err := range errs[:max(0, len(errs)-1)] {
 		// kubectl prints the last error itself, as "error: ..."
@@ -352,22 +365,45 @@ func (o *CheckpointOptions) explainPodAccess(err error) error {
 	return err
 }
 
-func (o *CheckpointOptions) print(result *checkpointv1.PodCheckpointResult, printed int) error {
-	switch o.Output {
-	case "json", "yaml":
-		result.GetObjectKind().SetGroupVersionKind(checkpointv1.SchemeGroupVersion.WithKind("PodCheckpointResult"))
-		var p printers.ResourcePrinter = &printers.JSONPrinter{}
-		if o.Output == "yaml" {
-			p = &printers.YAMLPrinter{}
-		}
-		return p.PrintObj(result, o.Out)
-	case "name":
+// severalResults tells whether the command may checkpoint several
+// containers, whose results then print as one List, as kubectl get prints
+// what a selector matched, however many there were.
+func (o *CheckpointOptions) severalResults() bool {
+	return o.Selector != "" || o.AllContainers
+}
+
+// printAsTaken prints what is printed as soon as a checkpoint is taken: the
+// summary, or a name.
+func (o *CheckpointOptions) printAsTaken(result *checkpointv1.PodCheckpointResult, n int) error {
+	switch {
+	case o.printer == nil:
+		return printSummary(o.Out, result, n > 1)
+	case *o.PrintFlags.OutputFormat == "name":
+		// A result has no name of its own: name the pod that was checkpointed.
 		pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: result.PodName, Namespace: result.Namespace}}
 		pod.GetObjectKind().SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Pod"))
-		return (&printers.NamePrinter{Operation: "checkpointed"}).PrintObj(pod, o.Out)
-	default:
-		return printSummary(o.Out, result, printed > 0)
+		return o.printer.PrintObj(pod, o.Out)
 	}
+	return nil
+}
+
+// printAll prints the results with the -o printer once all were taken: one
+// object, or one List of them.
+func (o *CheckpointOptions) printAll(results []*checkpointv1.PodCheckpointResult) error {
+	if o.printer == nil || *o.PrintFlags.OutputFormat == "name" {
+		return nil
+	}
+	if !o.severalResults() {
+		if len(results) == 0 {
+			return nil
+		}
+		return o.printer.PrintObj(results[0], o.Out)
+	}
+	list := &corev1.List{TypeMeta: metav1.TypeMeta{Kind: "List", APIVersion: "v1"}}
+	for _, r := range results {
+		list.Items = append(list.Items, runtime.RawExtension{Object: r})
+	}
+	return o.printer.PrintObj(list, o.Out)
 }
 
 // printSummary prints a result in the format of KEP-5091.

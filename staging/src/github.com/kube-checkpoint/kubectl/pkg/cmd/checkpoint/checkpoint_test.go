@@ -24,6 +24,8 @@ import (
 	"strings"
 	"testing"
 
+	"sigs.k8s.io/yaml"
+
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -197,7 +199,11 @@ func TestCheckpointCommand(t *testing.T) {
 		{name: "selector", args: []string{"-l", "app=jupyter", "-q"},
 			want: outcome{stdout: summary("web", "app") + "\n" + summary("multi", "app") + "\n" + summary("annotated", "notebook"), actions: []string{"web/app", "multi/app", "annotated/notebook"}}},
 		{name: "name output", args: []string{"multi", "--all-containers", "-o", "name"},
-			want: outcome{stdout: "pod/multi checkpointed\npod/multi checkpointed\n", actions: []string{"multi/app", "multi/sidecar"}}},
+			want: outcome{stdout: "pod/multi\npod/multi\n", actions: []string{"multi/app", "multi/sidecar"}}},
+		{name: "jsonpath over several results", args: []string{"-l", "app=jupyter", "-q", "-o", "jsonpath={range .items[*]}{.podName}/{.containerName} {end}"},
+			want: outcome{stdout: "web/app multi/app annotated/notebook ", actions: []string{"web/app", "multi/app", "annotated/notebook"}}},
+		{name: "go-template of one result", args: []string{"web", "-o", "go-template={{.nodeName}} {{index .archivePaths 0}}"},
+			want: outcome{stdout: "node1 " + archive("web", "app"), actions: []string{"web/app"}}},
 		{name: "unknown container", args: []string{"multi", "-c", "nope"},
 			want: outcome{fatal: "1 error: container nope is not valid for pod multi out of: app, sidecar"}},
 		{name: "pod missing", args: []string{"gone"},
@@ -223,7 +229,7 @@ to be allowed, bind the ClusterRole system:pod-checkpointer, for example: kubect
 		{name: "fractional timeout", args: []string{"web", "--timeout=1500ms"},
 			want: outcome{fatal: "1 error: --timeout must be a whole number of seconds, got 1.5s"}},
 		{name: "unknown output", args: []string{"web", "-o", "wide"},
-			want: outcome{fatal: `1 error: unable to match a printer suitable for the output format "wide", allowed formats are: json,name,yaml`}},
+			want: outcome{fatal: `1 error: unable to match a printer suitable for the output format "wide", allowed formats are: go-template,go-template-file,json,jsonpath,jsonpath-as-json,jsonpath-file,kyaml,name,template,templatefile,yaml`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := run(t, pods, tc.failures, tc.args...)
@@ -249,5 +255,32 @@ func TestCheckpointCommandJSON(t *testing.T) {
 		if !strings.Contains(got.stdout, want) {
 			t.Errorf("json output lacks %s:\n%s", want, got.stdout)
 		}
+	}
+}
+
+// TestCheckpointCommandSeveralResults: several results are one List in JSON
+// and YAML, which a parser reads whole, as kubectl get prints them.
+func TestCheckpointCommandSeveralResults(t *testing.T) {
+	pods := []*corev1.Pod{pod("web", "app"), pod("multi", "app", "sidecar")}
+	for _, format := range []string{"json", "yaml"} {
+		t.Run(format, func(t *testing.T) {
+			got := run(t, pods, nil, "-l", "app=jupyter", "-q", "-o", format)
+			if got.fatal != "" {
+				t.Fatal(got.fatal)
+			}
+			list := &corev1.List{}
+			if err := yaml.UnmarshalStrict([]byte(got.stdout), list); err != nil {
+				t.Fatalf("not one document: %v\n%s", err, got.stdout)
+			}
+			if list.Kind != "List" || list.APIVersion != "v1" || len(list.Items) != 2 {
+				t.Fatalf("got %s %s with %d items, want a v1 List of 2:\n%s", list.APIVersion, list.Kind, len(list.Items), got.stdout)
+			}
+			for i, want := range []string{"web", "multi"} {
+				result := &checkpointv1.PodCheckpointResult{}
+				if err := yaml.Unmarshal(list.Items[i].Raw, result); err != nil || result.Kind != "PodCheckpointResult" || result.PodName != want || len(result.ArchivePaths) != 1 {
+					t.Errorf("item %d: %+v %v, want the result of %s", i, result, err, want)
+				}
+			}
+		})
 	}
 }

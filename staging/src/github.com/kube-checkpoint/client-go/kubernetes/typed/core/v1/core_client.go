@@ -100,10 +100,9 @@ func setConfigDefaults(config *rest.Config) {
 	gv := checkpointv1.SchemeGroupVersion
 	config.GroupVersion = &gv
 	config.APIPath = "/api"
-	// The result type has no protobuf encoding.
-	config.ContentType = "application/json"
-	config.AcceptContentTypes = "application/json"
-	config.NegotiatedSerializer = scheme.Codecs.WithoutConversion()
+	// JSON unless the config asks for protobuf (or CBOR), as client-go's
+	// generated clients do: the checkpoint types have every encoding.
+	config.NegotiatedSerializer = rest.CodecFactoryForGeneratedClient(scheme.Scheme, scheme.Codecs).WithoutConversion()
 	if config.UserAgent == "" {
 		config.UserAgent = rest.DefaultKubernetesUserAgent()
 	}

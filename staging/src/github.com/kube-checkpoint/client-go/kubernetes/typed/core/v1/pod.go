@@ -60,8 +60,6 @@ func (c *pods) Checkpoint(ctx context.Context, podName string, opts *checkpointv
 		Name(podName).
 		SubResource("checkpoint").
 		VersionedParams(opts, scheme.ParameterCodec).
-		// The result type has no protobuf encoding, whatever the REST client prefers.
-		SetHeader("Accept", "application/json").
 		Do(ctx).
 		Into(result)
 	return result, err

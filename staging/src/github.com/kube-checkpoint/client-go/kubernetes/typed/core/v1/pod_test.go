@@ -21,18 +21,22 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
+	"time"
 
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 
 	checkpointv1 "github.com/kube-checkpoint/client-go/api/core/v1"
+	"github.com/kube-checkpoint/client-go/kubernetes/scheme"
 	typedv1 "github.com/kube-checkpoint/client-go/kubernetes/typed/core/v1"
 )
-
-const okBody = `{"kind":"PodCheckpointResult","apiVersion":"v1","nodeName":"node1","hostIP":"10.213.0.2","namespace":"default","podName":"web","containerName":"app","archivePaths":["/var/lib/kubelet/checkpoints/a.tar"],"checkpointTime":"2026-11-27T03:00:00Z","durationMilliseconds":1500}`
 
 const notFoundBody = `{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"pods \"web\" not found","reason":"NotFound","details":{"name":"web","kind":"pods"},"code":404}`
 
@@ -49,20 +53,41 @@ func server(t *testing.T, code int, body string, seen *http.Request) *httptest.S
 	return s
 }
 
+// TestCheckpoint: the client asks for the encoding its config prefers and
+// decodes the whole result from it.
 func TestCheckpoint(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		client func(*rest.Config) typedv1.CoreV1Interface
+		accept string
 	}{
-		{"from rest.Config", func(c *rest.Config) typedv1.CoreV1Interface { return typedv1.NewForConfigOrDie(c) }},
+		{"from rest.Config", func(c *rest.Config) typedv1.CoreV1Interface { return typedv1.NewForConfigOrDie(c) }, runtime.ContentTypeJSON},
+		{"from a protobuf rest.Config", func(c *rest.Config) typedv1.CoreV1Interface {
+			c.ContentType = runtime.ContentTypeProtobuf
+			return typedv1.NewForConfigOrDie(c)
+		}, runtime.ContentTypeProtobuf},
 		{"from a protobuf-preferring clientset", func(c *rest.Config) typedv1.CoreV1Interface {
-			c.ContentType = "application/vnd.kubernetes.protobuf"
+			c.ContentType = runtime.ContentTypeProtobuf
 			return typedv1.NewForClientset(kubernetes.NewForConfigOrDie(c))
-		}},
+		}, runtime.ContentTypeProtobuf},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var seen http.Request
-			s := server(t, http.StatusOK, okBody, &seen)
+			s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				seen = *r
+				// Answer in the first media type the client accepts, as the apiserver does.
+				mediaType := strings.TrimSpace(strings.Split(r.Header.Get("Accept"), ",")[0])
+				info, ok := runtime.SerializerInfoForMediaType(scheme.Codecs.SupportedMediaTypes(), mediaType)
+				if !ok {
+					t.Errorf("cannot answer %q", mediaType)
+					return
+				}
+				w.Header().Set("Content-Type", mediaType)
+				if err := scheme.Codecs.EncoderForVersion(info.Serializer, checkpointv1.SchemeGroupVersion).Encode(okResult(), w); err != nil {
+					t.Error(err)
+				}
+			}))
+			t.Cleanup(s.Close)
 			result, err := tc.client(&rest.Config{Host: s.URL}).Pods("default").Checkpoint(context.Background(), "web",
 				&checkpointv1.PodCheckpointOptions{Container: "app", TimeoutSeconds: ptr.To[int64](30)})
 			if err != nil {
@@ -74,13 +99,26 @@ func TestCheckpoint(t *testing.T) {
 			if got := seen.URL.Query().Encode(); got != "container=app&timeoutSeconds=30" {
 				t.Errorf("query: %s", got)
 			}
-			if got := seen.Header.Get("Accept"); got != "application/json" {
-				t.Errorf("Accept: %q", got)
+			if got := seen.Header.Get("Accept"); !strings.HasPrefix(got, tc.accept) {
+				t.Errorf("Accept: %q, want %s first", got, tc.accept)
 			}
-			if result.NodeName != "node1" || result.ContainerName != "app" || len(result.ArchivePaths) != 1 || result.DurationMilliseconds != 1500 {
-				t.Errorf("result: %+v", result)
+			// Typed clients drop apiVersion and kind, as client-go's do.
+			want := okResult()
+			want.TypeMeta = metav1.TypeMeta{}
+			if !equality.Semantic.DeepEqual(result, want) {
+				t.Errorf("result: %+v\nwant:   %+v", result, want)
 			}
 		})
+	}
+}
+
+func okResult() *checkpointv1.PodCheckpointResult {
+	return &checkpointv1.PodCheckpointResult{
+		TypeMeta: metav1.TypeMeta{Kind: "PodCheckpointResult", APIVersion: "v1"},
+		NodeName: "node1", HostIP: "10.213.0.2", Namespace: "default", PodName: "web", PodUID: "uid-1", ContainerName: "app",
+		ArchivePaths:         []string{"/var/lib/kubelet/checkpoints/a.tar"},
+		CheckpointTime:       metav1.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC),
+		DurationMilliseconds: 1500,
 	}
 }
 
