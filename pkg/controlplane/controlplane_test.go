@@ -18,6 +18,7 @@ package controlplane
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -38,6 +39,17 @@ func TestAPIVersionPrioritiesAreUpstreams(t *testing.T) {
 	}
 	if len(apiVersionPriorities) <= len(controlplaneapiserver.DefaultGenericAPIServicePriorities()) {
 		t.Errorf("apiVersionPriorities has %d entries, no more than the generic defaults", len(apiVersionPriorities))
+	}
+}
+
+func TestCheckLinkedPriorities(t *testing.T) {
+	if err := checkLinkedPriorities(apiVersionPriorities); err != nil {
+		t.Fatal(err)
+	}
+	// What the server would link to if upstream renamed its table.
+	err := checkLinkedPriorities(nil)
+	if err == nil || !strings.Contains(err.Error(), "lack core/v1") || !strings.Contains(err.Error(), "pkg/controlplane/server.go") {
+		t.Errorf("got %v, want an error naming the missing core/v1 and the file to update", err)
 	}
 }
 

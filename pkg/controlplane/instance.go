@@ -21,6 +21,7 @@ import (
 	"reflect"
 
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	genericapiserver "k8s.io/apiserver/pkg/server"
 	utilfeature "k8s.io/apiserver/pkg/util/feature"
 	"k8s.io/client-go/kubernetes"
@@ -70,7 +71,11 @@ func New(c controlplane.CompletedConfig, delegationTarget genericapiserver.Deleg
 		if restStorageProviders[0], err = withCheckpoint(restStorageProviders[0], checkpoint, events); err != nil {
 			return nil, err
 		}
-		s.ControlPlane.GenericAPIServer.AddPostStartHookOrDie(checkpointRBACHookName, reconcileCheckpointRBAC)
+		// As upstream installs its rbac/bootstrap-roles hook only with the
+		// RBAC group, so is this one: without it the hook could never succeed.
+		if c.ControlPlane.Generic.MergedResourceConfig.ResourceEnabled(rbacv1.SchemeGroupVersion.WithResource("clusterroles")) {
+			s.ControlPlane.GenericAPIServer.AddPostStartHookOrDie(checkpointRBACHookName, reconcileCheckpointRBAC)
+		}
 		s.ControlPlane.GenericAPIServer.AddPostStartHookOrDie("start-checkpoint-event-broadcaster", func(genericapiserver.PostStartHookContext) error {
 			broadcaster.StartRecordingToSink(&corev1client.EventSinkImpl{Interface: client.CoreV1().Events("")})
 			return nil

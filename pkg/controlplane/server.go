@@ -199,6 +199,9 @@ func Run(ctx context.Context, opts options.CompletedOptions, checkpoint *Checkpo
 // server in the middle of the chain comes from New below. A nil checkpoint
 // builds exactly upstream's chain.
 func CreateServerChain(config app.CompletedConfig, checkpoint *CheckpointOptions) (*aggregatorapiserver.APIAggregator, error) {
+	if err := checkLinkedPriorities(apiVersionPriorities); err != nil {
+		return nil, err
+	}
 	notFoundHandler := notfoundhandler.New(config.KubeAPIs.ControlPlane.Generic.Serializer, genericapifilters.NoMuxAndDiscoveryIncompleteKey)
 	apiExtensionsServer, err := config.ApiExtensions.New(genericapiserver.NewEmptyDelegateWithCustomHandler(notFoundHandler))
 	if err != nil {
@@ -219,6 +222,16 @@ func CreateServerChain(config app.CompletedConfig, checkpoint *CheckpointOptions
 	}
 
 	return aggregatorServer, nil
+}
+
+// checkLinkedPriorities fails loudly when the go:linkname above no longer
+// reaches upstream's table (renamed or moved upstream): it would then be an
+// empty map, and every group would silently lose its discovery priority.
+func checkLinkedPriorities(priorities map[schema.GroupVersion]controlplaneapiserver.APIServicePriority) error {
+	if _, ok := priorities[schema.GroupVersion{Version: "v1"}]; !ok {
+		return fmt.Errorf("the aggregated discovery priorities linked from k8s.io/kubernetes/cmd/kube-apiserver/app.apiVersionPriorities lack core/v1 (%d entries): upstream renamed or moved the table, update pkg/controlplane/server.go", len(priorities))
+	}
+	return nil
 }
 
 func checkpointEnabled() bool {

@@ -21,9 +21,15 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/kube-checkpoint/kubernetes/test/integration/framework"
@@ -83,6 +89,26 @@ func TestDiscoveryEqualsUpstreamPlusCheckpoint(t *testing.T) {
 		})
 	}
 
+	// A post-start hook or health check upstream adds, and the re-composed
+	// server chain would drop, shows here; with the gate on the checkpoint's
+	// own hooks are the only addition.
+	for _, path := range []string{"/readyz", "/livez"} {
+		t.Run(path+"?verbose", func(t *testing.T) {
+			checks := map[string][]string{}
+			for name, s := range servers {
+				checks[name] = healthChecks(t, s, path)
+			}
+			if diff := cmp.Diff(checks["upstream"], checks["gate-off"]); diff != "" {
+				t.Errorf("gate off differs from upstream (-upstream +gate-off):\n%s", diff)
+			}
+			want := append(slices.Clone(checks["upstream"]), "poststarthook/rbac/bootstrap-checkpoint-roles", "poststarthook/start-checkpoint-event-broadcaster")
+			slices.Sort(want)
+			if diff := cmp.Diff(want, checks["gate-on"]); diff != "" {
+				t.Errorf("gate on differs from upstream by more than the checkpoint's hooks (-want +gate-on):\n%s", diff)
+			}
+		})
+	}
+
 	t.Run("gate off answers 404", func(t *testing.T) {
 		ns := "default"
 		code, err := checkpointQuery(t, gateOff.Admin, ns, "web", "")
@@ -90,6 +116,49 @@ func TestDiscoveryEqualsUpstreamPlusCheckpoint(t *testing.T) {
 			t.Errorf("got %d %v, want 404 the server could not find the requested resource", code, err)
 		}
 	})
+}
+
+// healthChecks lists the checks that path?verbose reports, sorted.
+func healthChecks(t *testing.T, s *framework.APIServer, path string) []string {
+	t.Helper()
+	client := kubernetes.NewForConfigOrDie(s.Admin)
+	body, err := client.Discovery().RESTClient().Get().AbsPath(path).Param("verbose", "true").DoRaw(context.Background())
+	if err != nil {
+		t.Fatalf("%s %s: %v: %s", s.Name, path, err, body)
+	}
+	var checks []string
+	for _, line := range strings.Split(string(body), "\n") {
+		if name, ok := strings.CutPrefix(line, "[+]"); ok {
+			checks = append(checks, strings.TrimSuffix(name, " ok"))
+		}
+	}
+	slices.Sort(checks)
+	return checks
+}
+
+// TestFlagsEqualUpstreamPlusCheckpoint: the patched kube-apiserver takes every
+// flag of upstream's and only the --checkpoint-* flags besides, so an upstream
+// flag the re-composed command would drop shows here.
+func TestFlagsEqualUpstreamPlusCheckpoint(t *testing.T) {
+	flags := map[string][]string{}
+	for _, binary := range []string{"kube-apiserver-upstream", "kube-apiserver"} {
+		out, err := exec.Command(filepath.Join(framework.BinDir(), binary), "--help").CombinedOutput()
+		if err != nil {
+			t.Fatalf("%s --help: %v\n%s", binary, err, out)
+		}
+		for _, m := range regexp.MustCompile(`(?m)^\s+(?:-\w, )?--([\w-]+)`).FindAllStringSubmatch(string(out), -1) {
+			flags[binary] = append(flags[binary], m[1])
+		}
+		slices.Sort(flags[binary])
+	}
+	want := append(slices.Clone(flags["kube-apiserver-upstream"]), "checkpoint-default-timeout", "checkpoint-max-inflight-per-node", "checkpoint-max-timeout")
+	slices.Sort(want)
+	if len(flags["kube-apiserver-upstream"]) < 100 {
+		t.Fatalf("read only %d flags from upstream's --help", len(flags["kube-apiserver-upstream"]))
+	}
+	if diff := cmp.Diff(want, flags["kube-apiserver"]); diff != "" {
+		t.Errorf("flags differ from upstream's plus --checkpoint-* (-want +patched):\n%s", diff)
+	}
 }
 
 func fetch(t *testing.T, s *framework.APIServer, path, accept string) map[string]any {
@@ -206,4 +275,38 @@ func keys(m map[string]any) []string {
 		k = append(k, key)
 	}
 	return k
+}
+
+// TestCheckpointWithoutRBAC: with the RBAC group disabled the checkpoint's
+// role hook is not installed (as upstream's bootstrap-roles hook is not), so
+// the server becomes ready and still serves pods/checkpoint.
+func TestCheckpointWithoutRBAC(t *testing.T) {
+	s, err := cluster.StartAPIServer("apiserver-rbac-off", framework.APIServerOptions{
+		Binary:            "kube-apiserver",
+		EtcdPrefix:        "/rbac-off",
+		AuthorizationMode: "AlwaysAllow",
+		ExtraArgs: []string{
+			"--feature-gates=ContainerCheckpointAPI=true",
+			"--runtime-config=rbac.authorization.k8s.io/v1=false",
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop()
+	client := kubernetes.NewForConfigOrDie(s.Admin)
+	readyz, err := client.Discovery().RESTClient().Get().AbsPath("/readyz").Param("verbose", "true").DoRaw(context.Background())
+	if err != nil {
+		t.Fatalf("%v: %s", err, readyz)
+	}
+	if strings.Contains(string(readyz), "rbac/bootstrap-checkpoint-roles") {
+		t.Errorf("the checkpoint's RBAC hook runs without the RBAC group:\n%s", readyz)
+	}
+	resources, err := client.Discovery().ServerResourcesForGroupVersion("v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(resources.APIResources, func(r metav1.APIResource) bool { return r.Name == "pods/checkpoint" }) {
+		t.Error("pods/checkpoint is not served without the RBAC group")
+	}
 }

@@ -31,11 +31,12 @@ import (
 
 	checkpointv1 "github.com/kube-checkpoint/client-go/api/core/v1"
 	"github.com/kube-checkpoint/client-go/kubernetes/scheme"
+	"github.com/kube-checkpoint/kubernetes/test/integration/framework"
 )
 
 // postCheckpoint POSTs to pods/checkpoint as a plain client would, with the
 // admin's credentials and the given Accept header.
-func postCheckpoint(t *testing.T, ns, pod, query, accept string) (*http.Response, []byte) {
+func postCheckpoint(t *testing.T, server *framework.APIServer, ns, pod, query, accept string) (*http.Response, []byte) {
 	t.Helper()
 	client, err := rest.HTTPClientFor(server.Admin)
 	if err != nil {
@@ -62,6 +63,17 @@ func postCheckpoint(t *testing.T, ns, pod, query, accept string) (*http.Response
 // gets the whole result, the same in each; an encoding the server cannot
 // write is refused before the kubelet is asked.
 func TestCheckpointEncodings(t *testing.T) {
+	// CBOR is served only with its gate: a second apiserver on the same
+	// storage serves it (the main one compares its OpenAPI with upstream's).
+	cborServer, err := cluster.StartAPIServer("apiserver-cbor", framework.APIServerOptions{
+		Binary:     "kube-apiserver",
+		EtcdPrefix: "/gate-on",
+		ExtraArgs:  []string{"--feature-gates=ContainerCheckpointAPI=true,CBORServingAndStorage=true"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cborServer.Stop()
 	ns := newNamespace(t)
 	createPod(t, ns, singlePod("web", nodeName))
 	kubelet.SetHandler(kubeletArchive)
@@ -70,7 +82,7 @@ func TestCheckpointEncodings(t *testing.T) {
 	var first *checkpointv1.PodCheckpointResult
 	for _, mediaType := range []string{runtime.ContentTypeJSON, runtime.ContentTypeYAML, runtime.ContentTypeProtobuf, runtime.ContentTypeCBOR} {
 		t.Run(mediaType, func(t *testing.T) {
-			resp, body := postCheckpoint(t, ns, "web", "", mediaType)
+			resp, body := postCheckpoint(t, cborServer, ns, "web", "", mediaType)
 			if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != mediaType {
 				t.Fatalf("got %d %s: %q", resp.StatusCode, resp.Header.Get("Content-Type"), body)
 			}
@@ -96,7 +108,7 @@ func TestCheckpointEncodings(t *testing.T) {
 	}
 
 	t.Run("pretty", func(t *testing.T) {
-		resp, body := postCheckpoint(t, ns, "web", "pretty=true", runtime.ContentTypeJSON)
+		resp, body := postCheckpoint(t, cborServer, ns, "web", "pretty=true", runtime.ContentTypeJSON)
 		if resp.StatusCode != http.StatusOK || !bytes.Contains(body, []byte("\n  \"nodeName\": \"node1\"")) {
 			t.Errorf("got %d, want an indented result: %s", resp.StatusCode, body)
 		}
@@ -104,7 +116,7 @@ func TestCheckpointEncodings(t *testing.T) {
 
 	t.Run("an encoding the server cannot write", func(t *testing.T) {
 		kubelet.Requests()
-		resp, body := postCheckpoint(t, ns, "web", "", "application/xml")
+		resp, body := postCheckpoint(t, cborServer, ns, "web", "", "application/xml")
 		if resp.StatusCode != http.StatusNotAcceptable || !bytes.Contains(body, []byte("only the following media types are accepted")) {
 			t.Errorf("got %d %s, want 406 naming the media types", resp.StatusCode, body)
 		}

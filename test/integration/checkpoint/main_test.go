@@ -77,8 +77,7 @@ func run(m *testing.M) int {
 		Binary:     "kube-apiserver",
 		EtcdPrefix: "/gate-on",
 		ExtraArgs: []string{
-			// CBOR is served only with its gate; the encodings test asks for it.
-			"--feature-gates=ContainerCheckpointAPI=true,CBORServingAndStorage=true",
+			"--feature-gates=ContainerCheckpointAPI=true",
 			"--request-timeout=" + requestTimeout.String(),
 			"--checkpoint-max-inflight-per-node=1",
 		},

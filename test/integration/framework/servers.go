@@ -184,6 +184,9 @@ type APIServerOptions struct {
 	Binary string
 	// EtcdPrefix separates the servers that share one etcd.
 	EtcdPrefix string
+	// AuthorizationMode is --authorization-mode, Node,RBAC when empty (the
+	// flag is a list: given again in ExtraArgs it would add to it).
+	AuthorizationMode string
 	// ExtraArgs are appended to the common flags.
 	ExtraArgs []string
 }
@@ -230,7 +233,10 @@ func (c *Cluster) Stop() {
 }
 
 // CommonArgs are the flags every test apiserver gets, upstream's included.
-func (c *Cluster) CommonArgs(port int, etcdPrefix string) []string {
+func (c *Cluster) CommonArgs(port int, etcdPrefix, authorizationMode string) []string {
+	if authorizationMode == "" {
+		authorizationMode = "Node,RBAC"
+	}
 	return []string{
 		"--etcd-servers=" + c.Etcd.URL,
 		"--etcd-prefix=" + etcdPrefix,
@@ -246,7 +252,7 @@ func (c *Cluster) CommonArgs(port int, etcdPrefix string) []string {
 		"--service-account-issuer=https://kubernetes.default.svc",
 		"--service-account-key-file=" + c.saKey.CertFile,
 		"--service-account-signing-key-file=" + c.saKey.KeyFile,
-		"--authorization-mode=Node,RBAC",
+		"--authorization-mode=" + authorizationMode,
 		"--kubelet-client-certificate=" + c.kubeletClient.CertFile,
 		"--kubelet-client-key=" + c.kubeletClient.KeyFile,
 		"--kubelet-certificate-authority=" + c.PKI.CAFile,
@@ -266,7 +272,7 @@ func (c *Cluster) StartAPIServer(name string, opts APIServerOptions) (*APIServer
 	if err != nil {
 		return nil, err
 	}
-	args := append(c.CommonArgs(port, opts.EtcdPrefix), opts.ExtraArgs...)
+	args := append(c.CommonArgs(port, opts.EtcdPrefix, opts.AuthorizationMode), opts.ExtraArgs...)
 	p, err := start(c.Dir, name, filepath.Join(BinDir(), opts.Binary), args...)
 	if err != nil {
 		return nil, err
