@@ -196,9 +196,9 @@ var _ = ginkgo.Describe("pods/checkpoint", func() {
 		inspectArchive(ctx, f, result.NodeName, result.ArchivePaths[0])
 
 		_, err = checkpoints.Checkpoint(ctx, pod.Name, &checkpointv1.PodCheckpointOptions{Container: "setup"})
-		expectStatus(err, 400, "container setup of pod multi is terminated (Completed): only a running container can be checkpointed, choose one of: [app helper proxy]")
+		expectStatus(err, 400, "container setup of pod multi is terminated (Completed): only a running container can be checkpointed, choose one of: [proxy app helper]")
 		_, err = checkpoints.Checkpoint(ctx, pod.Name, nil)
-		expectStatus(err, 400, "a container name must be specified for pod multi, choose one of: [app helper proxy]")
+		expectStatus(err, 400, "a container name must be specified for pod multi, choose one of: [proxy app helper]")
 	})
 
 	ginkgo.It("keeps every archive it reports: quick checkpoints of one container get distinct archives, concurrent ones are refused with 409", func(ctx context.Context) {

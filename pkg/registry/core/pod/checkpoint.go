@@ -23,16 +23,21 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	api "k8s.io/kubernetes/pkg/apis/core"
+	apiv1 "k8s.io/kubernetes/pkg/apis/core/v1"
 	"k8s.io/kubernetes/pkg/kubelet/client"
 	podregistry "k8s.io/kubernetes/pkg/registry/core/pod"
+
+	"github.com/kube-checkpoint/client-go/util/checkpointable"
 )
 
 // CheckpointTarget is a container that can be checkpointed now, and the
@@ -91,7 +96,9 @@ func CheckpointLocation(
 
 // checkpointableContainer picks the named container, or the only container of
 // the pod when none is named, and checks that the pod is bound and running and
-// that the container is running.
+// that the container is running. Which containers can be checkpointed is
+// defined once, for the apiserver and kubectl --all-containers alike, by
+// checkpointable.Containers.
 func checkpointableContainer(pod *api.Pod, name string) (string, error) {
 	if pod.Spec.NodeName == "" {
 		return "", errors.NewBadRequest(fmt.Sprintf("pod %s is not bound to a node yet: only a running pod can be checkpointed", pod.Name))
@@ -99,42 +106,24 @@ func checkpointableContainer(pod *api.Pod, name string) (string, error) {
 	if pod.Status.Phase != api.PodRunning {
 		return "", errors.NewBadRequest(fmt.Sprintf("pod %s is %s: only a running pod can be checkpointed", pod.Name, phaseOf(pod)))
 	}
-	running := runningContainers(pod)
+	versioned := &corev1.Pod{}
+	if err := apiv1.Convert_core_Pod_To_v1_Pod(pod, versioned, nil); err != nil {
+		return "", errors.NewInternalError(err)
+	}
+	running := checkpointable.Containers(versioned)
 	if name == "" {
 		if len(pod.Spec.Containers) != 1 {
-			return "", errors.NewBadRequest(fmt.Sprintf("a container name must be specified for pod %s, choose one of: %s", pod.Name, choices(pod, running)))
+			return "", errors.NewBadRequest(fmt.Sprintf("a container name must be specified for pod %s, choose one of: %s", pod.Name, choices(running)))
 		}
 		name = pod.Spec.Containers[0].Name
 	}
-	if !hasContainer(pod, name) {
-		return "", errors.NewBadRequest(fmt.Sprintf("container %s is not valid for pod %s, choose one of: %s", name, pod.Name, choices(pod, running)))
+	if !slices.Contains(checkpointable.ContainerNames(versioned), name) {
+		return "", errors.NewBadRequest(fmt.Sprintf("container %s is not valid for pod %s, choose one of: %s", name, pod.Name, choices(running)))
 	}
-	if !running[name] {
-		return "", errors.NewBadRequest(fmt.Sprintf("container %s of pod %s is %s: only a running container can be checkpointed, choose one of: %s", name, pod.Name, containerState(pod, name), choices(pod, running)))
+	if !slices.Contains(running, name) {
+		return "", errors.NewBadRequest(fmt.Sprintf("container %s of pod %s is %s: only a running container can be checkpointed, choose one of: %s", name, pod.Name, containerState(pod, name), choices(running)))
 	}
 	return name, nil
-}
-
-func hasContainer(pod *api.Pod, name string) bool {
-	found := false
-	visitContainerNames(pod, func(n string) {
-		found = found || n == name
-	})
-	return found
-}
-
-// visitContainerNames calls visit for every container of the pod: regular,
-// init (including sidecars) and ephemeral, the same set the kubelet accepts.
-func visitContainerNames(pod *api.Pod, visit func(string)) {
-	for _, c := range pod.Spec.Containers {
-		visit(c.Name)
-	}
-	for _, c := range pod.Spec.InitContainers {
-		visit(c.Name)
-	}
-	for _, c := range pod.Spec.EphemeralContainers {
-		visit(c.Name)
-	}
 }
 
 func allStatuses(pod *api.Pod) []api.ContainerStatus {
@@ -142,16 +131,6 @@ func allStatuses(pod *api.Pod) []api.ContainerStatus {
 	statuses = append(statuses, pod.Status.ContainerStatuses...)
 	statuses = append(statuses, pod.Status.InitContainerStatuses...)
 	return append(statuses, pod.Status.EphemeralContainerStatuses...)
-}
-
-func runningContainers(pod *api.Pod) map[string]bool {
-	running := map[string]bool{}
-	for _, s := range allStatuses(pod) {
-		if s.State.Running != nil {
-			running[s.Name] = true
-		}
-	}
-	return running
 }
 
 // containerState describes why a container is not running, in the words of
@@ -182,16 +161,10 @@ func phaseOf(pod *api.Pod) string {
 	return string(pod.Status.Phase)
 }
 
-// choices lists the running containers in the order of the pod's spec.
-func choices(pod *api.Pod, running map[string]bool) string {
-	names := []string{}
-	visitContainerNames(pod, func(n string) {
-		if running[n] {
-			names = append(names, n)
-		}
-	})
-	if len(names) == 0 {
+// choices lists the containers that can be checkpointed.
+func choices(running []string) string {
+	if len(running) == 0 {
 		return "[] (no container of the pod is running)"
 	}
-	return "[" + strings.Join(names, " ") + "]"
+	return "[" + strings.Join(running, " ") + "]"
 }

@@ -39,7 +39,6 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/cli-runtime/pkg/printers"
 	"k8s.io/cli-runtime/pkg/resource"
-	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 	cmdutil "k8s.io/kubectl/pkg/cmd/util"
 	"k8s.io/kubectl/pkg/cmd/util/podcmd"
 	"k8s.io/kubectl/pkg/polymorphichelpers"
@@ -51,6 +50,7 @@ import (
 	checkpointv1 "github.com/kube-checkpoint/client-go/api/core/v1"
 	checkpointscheme "github.com/kube-checkpoint/client-go/kubernetes/scheme"
 	checkpointclient "github.com/kube-checkpoint/client-go/kubernetes/typed/core/v1"
+	"github.com/kube-checkpoint/client-go/util/checkpointable"
 )
 
 // CheckpointerClusterRole is the ClusterRole that grants checkpoints.
@@ -106,7 +106,6 @@ type CheckpointOptions struct {
 
 	Builder          func() *resource.Builder
 	RESTClientGetter genericclioptions.RESTClientGetter
-	PodClient        corev1client.PodsGetter
 	CheckpointClient checkpointclient.PodsGetter
 	PodForObjectFn   polymorphichelpers.AttachablePodForObjectFunc
 	GetPodTimeout    time.Duration
@@ -175,11 +174,6 @@ func (o *CheckpointOptions) Complete(f cmdutil.Factory, cmd *cobra.Command, args
 	o.Builder = f.NewBuilder
 	o.RESTClientGetter = f
 	o.PodForObjectFn = polymorphichelpers.AttachablePodForObjectFn
-	clientset, err := f.KubernetesClientSet()
-	if err != nil {
-		return err
-	}
-	o.PodClient = clientset.CoreV1()
 	if o.CheckpointClient == nil {
 		config, err := f.ToRESTConfig()
 		if err != nil {
@@ -220,7 +214,7 @@ type target struct {
 // Run checkpoints every target, prints each result, and reports every
 // failure; it fails when any checkpoint failed.
 func (o *CheckpointOptions) Run(ctx context.Context) error {
-	pods, err := o.pods(ctx)
+	pods, err := o.pods()
 	if err != nil {
 		return err
 	}
@@ -268,43 +262,36 @@ func (o *CheckpointOptions) Run(ctx context.Context) error {
 	return nil
 }
 
-// pods resolves the command's argument or selector to pods.
-func (o *CheckpointOptions) pods(ctx context.Context) ([]*corev1.Pod, error) {
-	if o.Selector != "" {
-		list, err := o.PodClient.Pods(o.Namespace).List(ctx, metav1.ListOptions{LabelSelector: o.Selector})
-		if err != nil {
-			return nil, o.explainPodAccess(err)
-		}
-		if len(list.Items) == 0 {
-			return nil, fmt.Errorf("no pods in namespace %s match the selector %q", o.Namespace, o.Selector)
-		}
-		pods := make([]*corev1.Pod, 0, len(list.Items))
-		for i := range list.Items {
-			pods = append(pods, &list.Items[i])
-		}
-		return pods, nil
-	}
-	if !strings.Contains(o.ResourceName, "/") {
-		pod, err := o.PodClient.Pods(o.Namespace).Get(ctx, o.ResourceName, metav1.GetOptions{})
-		if err != nil {
-			return nil, o.explainPodAccess(err)
-		}
-		return []*corev1.Pod{pod}, nil
-	}
-	// TYPE/NAME resolves to one of its pods, as kubectl exec does.
-	obj, err := o.Builder().
+// pods resolves the command's argument or selector to pods through one
+// builder chain: POD, TYPE/NAME (one of its pods, as kubectl exec picks it)
+// or every pod a selector matches.
+func (o *CheckpointOptions) pods() ([]*corev1.Pod, error) {
+	b := o.Builder().
 		WithScheme(scheme.Scheme, scheme.Scheme.PrioritizedVersionsAllGroups()...).
-		NamespaceParam(o.Namespace).DefaultNamespace().
-		ResourceNames("pods", o.ResourceName).
-		Do().Object()
+		NamespaceParam(o.Namespace).DefaultNamespace()
+	if o.Selector != "" {
+		b = b.ResourceTypes("pods").LabelSelectorParam(o.Selector)
+	} else {
+		b = b.ResourceNames("pods", o.ResourceName)
+	}
+	infos, err := b.Flatten().Do().Infos()
 	if err != nil {
 		return nil, o.explainPodAccess(err)
 	}
-	pod, err := o.PodForObjectFn(o.RESTClientGetter, obj, o.GetPodTimeout)
-	if err != nil {
-		return nil, err
+	if len(infos) == 0 {
+		return nil, fmt.Errorf("no pods in namespace %s match the selector %q", o.Namespace, o.Selector)
 	}
-	return []*corev1.Pod{pod}, nil
+	pods := make([]*corev1.Pod, 0, len(infos))
+	for _, info := range infos {
+		pod, ok := info.Object.(*corev1.Pod)
+		if !ok {
+			if pod, err = o.PodForObjectFn(o.RESTClientGetter, info.Object, o.GetPodTimeout); err != nil {
+				return nil, err
+			}
+		}
+		pods = append(pods, pod)
+	}
+	return pods, nil
 }
 
 // containers picks the containers of pod to checkpoint, defaulting exactly
@@ -317,21 +304,7 @@ func (o *CheckpointOptions) containers(pod *corev1.Pod) ([]string, error) {
 		}
 		return []string{container.Name}, nil
 	}
-	running := map[string]bool{}
-	for _, s := range append(append([]corev1.ContainerStatus{}, pod.Status.ContainerStatuses...), pod.Status.InitContainerStatuses...) {
-		running[s.Name] = s.State.Running != nil
-	}
-	var names []string
-	for _, c := range pod.Spec.InitContainers {
-		if c.RestartPolicy != nil && *c.RestartPolicy == corev1.ContainerRestartPolicyAlways && running[c.Name] {
-			names = append(names, c.Name)
-		}
-	}
-	for _, c := range pod.Spec.Containers {
-		if running[c.Name] {
-			names = append(names, c.Name)
-		}
-	}
+	names := checkpointable.Containers(pod)
 	if len(names) == 0 {
 		return nil, fmt.Errorf("pod %s/%s has no running container to checkpoint", pod.Namespace, pod.Name)
 	}

@@ -24,6 +24,7 @@ import (
 	"strings"
 	"testing"
 
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/yaml"
 
 	corev1 "k8s.io/api/core/v1"
@@ -96,6 +97,9 @@ func run(t *testing.T, pods []*corev1.Pod, failures map[string]error, args ...st
 			}
 			path := strings.TrimPrefix(req.URL.Path, "/api/v1")
 			switch {
+			case req.Method == http.MethodGet && path == "/namespaces/test":
+				// The builder looks the namespace up when a pod is missing.
+				return respond(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "test"}})
 			case req.Method == http.MethodGet && path == "/namespaces/test/pods":
 				list := &corev1.PodList{}
 				for _, p := range pods {
@@ -167,7 +171,17 @@ func TestCheckpointCommand(t *testing.T) {
 	multi := pod("multi", "app", "sidecar")
 	annotated := pod("annotated", "app", "notebook")
 	annotated.Annotations = map[string]string{"kubectl.kubernetes.io/default-container": "notebook"}
-	pods := []*corev1.Pod{web, multi, annotated}
+	// A debugged pod: a completed init container, a sidecar and a running
+	// ephemeral container, all but the first checkpointable.
+	debugged := pod("debugged", "app")
+	debugged.Spec.InitContainers = []corev1.Container{{Name: "setup"}, {Name: "proxy", RestartPolicy: ptr.To(corev1.ContainerRestartPolicyAlways)}}
+	debugged.Status.InitContainerStatuses = []corev1.ContainerStatus{
+		{Name: "setup", State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{Reason: "Completed"}}},
+		{Name: "proxy", State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{}}},
+	}
+	debugged.Spec.EphemeralContainers = []corev1.EphemeralContainer{{EphemeralContainerCommon: corev1.EphemeralContainerCommon{Name: "debugger"}}}
+	debugged.Status.EphemeralContainerStatuses = []corev1.ContainerStatus{{Name: "debugger", State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{}}}}
+	pods := []*corev1.Pod{web, multi, annotated, debugged}
 	forbidden := apierrors.NewForbidden(corev1.Resource("pods/checkpoint"), "web", fmt.Errorf(`User "alice" cannot create resource "pods/checkpoint" in API group "" in the namespace "test"`))
 	// What an apiserver without the subresource answers.
 	gateOff := &apierrors.StatusError{ErrStatus: metav1.Status{Status: metav1.StatusFailure, Code: 404, Reason: metav1.StatusReasonNotFound,
@@ -196,12 +210,14 @@ func TestCheckpointCommand(t *testing.T) {
 			want: outcome{stdout: summary("web", "app"), actions: []string{"web/app"}}},
 		{name: "all containers", args: []string{"multi", "--all-containers"},
 			want: outcome{stdout: summary("multi", "app") + "\n" + summary("multi", "sidecar"), actions: []string{"multi/app", "multi/sidecar"}}},
+		{name: "all containers: sidecar, regular and ephemeral, as the server counts them", args: []string{"debugged", "--all-containers"},
+			want: outcome{stdout: summary("debugged", "proxy") + "\n" + summary("debugged", "app") + "\n" + summary("debugged", "debugger"), actions: []string{"debugged/proxy", "debugged/app", "debugged/debugger"}}},
 		{name: "selector", args: []string{"-l", "app=jupyter", "-q"},
-			want: outcome{stdout: summary("web", "app") + "\n" + summary("multi", "app") + "\n" + summary("annotated", "notebook"), actions: []string{"web/app", "multi/app", "annotated/notebook"}}},
+			want: outcome{stdout: summary("web", "app") + "\n" + summary("multi", "app") + "\n" + summary("annotated", "notebook") + "\n" + summary("debugged", "app"), actions: []string{"web/app", "multi/app", "annotated/notebook", "debugged/app"}}},
 		{name: "name output", args: []string{"multi", "--all-containers", "-o", "name"},
 			want: outcome{stdout: "pod/multi\npod/multi\n", actions: []string{"multi/app", "multi/sidecar"}}},
 		{name: "jsonpath over several results", args: []string{"-l", "app=jupyter", "-q", "-o", "jsonpath={range .items[*]}{.podName}/{.containerName} {end}"},
-			want: outcome{stdout: "web/app multi/app annotated/notebook ", actions: []string{"web/app", "multi/app", "annotated/notebook"}}},
+			want: outcome{stdout: "web/app multi/app annotated/notebook debugged/app ", actions: []string{"web/app", "multi/app", "annotated/notebook", "debugged/app"}}},
 		{name: "go-template of one result", args: []string{"web", "-o", "go-template={{.nodeName}} {{index .archivePaths 0}}"},
 			want: outcome{stdout: "node1 " + archive("web", "app"), actions: []string{"web/app"}}},
 		{name: "unknown container", args: []string{"multi", "-c", "nope"},
