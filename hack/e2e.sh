@@ -21,7 +21,7 @@ fi
 NUM_NODES=${NUM_NODES:-2} DEMO=false "${ROOT}/hack/local-up.sh"
 status=0
 (cd "${ROOT}/test/e2e" && in_ns "${CP_NS}" "${BIN}/e2e.test" --kubeconfig="${KUBECONFIG_FILE}" \
-	--local-up-state="${STATE}" --local-up-prefix="${PREFIX}" "${args[@]}") || status=$?
+	--local-up-state="${STATE}" "${args[@]}") || status=$?
 # make bench's program, briefly, on the same cluster, so that it keeps working.
 if [[ ${status} -eq 0 ]]; then
 	go build -o "${BIN}/bench" "${ROOT}/test/bench"

@@ -7,6 +7,7 @@ STATE="${ROOT}/_output/local-up"
 LOGS="${STATE}/logs"
 PKI="${STATE}/pki"
 PIDS="${STATE}/pids"
+DAEMONS="${STATE}/daemons"
 BIN="${ROOT}/_output/bin"
 DEPS="${ROOT}/_output/node-deps"
 IMAGES="${ROOT}/_output/images"
@@ -37,12 +38,23 @@ in_ns() { # namespace command...
 
 # run_in starts a daemon in a network namespace (nsenter --net, not ip netns
 # exec, which remounts /sys and hides the cgroup mounts), logging to
-# ${LOGS}/name.log and recording its pid in ${PIDS}/name.
+# ${LOGS}/name.log and recording its pid in ${PIDS}/name. The command is kept
+# as the script ${DAEMONS}/name, which starts the daemon again as local-up did
+# (arguments given to it are appended): the e2e suite's faults stop and
+# start daemons with it.
 run_in() { # namespace name command...
 	local ns=$1 name=$2
 	shift 2
-	mkdir -p "${PIDS}" "${LOGS}"
-	setsid nsenter --net="/var/run/netns/${ns}" "$@" > "${LOGS}/${name}.log" 2>&1 < /dev/null &
+	mkdir -p "${PIDS}" "${LOGS}" "${DAEMONS}"
+	{
+		echo '#!/usr/bin/env bash'
+		echo "# Starts ${name} of the local cluster as hack/local-up.sh did; arguments are appended."
+		printf 'exec nsenter --net=/var/run/netns/%q' "${ns}"
+		printf ' %q' "$@"
+		echo ' "$@"'
+	} > "${DAEMONS}/${name}"
+	chmod +x "${DAEMONS}/${name}"
+	setsid "${DAEMONS}/${name}" > "${LOGS}/${name}.log" 2>&1 < /dev/null &
 	echo $! > "${PIDS}/${name}"
 }
 

@@ -47,9 +47,10 @@ import (
 
 	checkpointv1 "github.com/kube-checkpoint/client-go/api/core/v1"
 	typedv1 "github.com/kube-checkpoint/client-go/kubernetes/typed/core/v1"
+	"github.com/kube-checkpoint/kubernetes/pkg/features"
 )
 
-var _ = ginkgo.Describe("pods/checkpoint", func() {
+var _ = framework.Describe("pods/checkpoint", framework.WithFeatureGate(features.ContainerCheckpointAPI), func() {
 	f := framework.NewDefaultFramework("checkpoint")
 	// The archive inspector mounts the kubelet's checkpoint directory.
 	f.NamespacePodSecurityLevel = admissionapi.LevelPrivileged

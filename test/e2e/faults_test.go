@@ -23,7 +23,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -41,25 +40,25 @@ import (
 
 	checkpointv1 "github.com/kube-checkpoint/client-go/api/core/v1"
 	typedv1 "github.com/kube-checkpoint/client-go/kubernetes/typed/core/v1"
+	"github.com/kube-checkpoint/kubernetes/pkg/features"
 )
 
 var (
-	localUpState  = flag.String("local-up-state", "", "state directory of a make local-up cluster; enables the specs that stop and restart its kubelets")
-	localUpPrefix = flag.String("local-up-prefix", "kc", "prefix of the network namespaces of that cluster (LOCAL_UP_PREFIX)")
+	localUpState = flag.String("local-up-state", "", "state directory of a make local-up cluster; enables the specs that stop and restart its kubelets")
 )
 
-var _ = ginkgo.Describe("pods/checkpoint faults", func() {
+var _ = framework.Describe("pods/checkpoint faults", framework.WithFeatureGate(features.ContainerCheckpointAPI), func() {
 	f := framework.NewDefaultFramework("checkpoint-faults")
 	f.NamespacePodSecurityLevel = admissionapi.LevelPrivileged
 
-	ginkgo.It("answers 503 within seconds while the pod's kubelet is down, and checkpoints again once it is back", func(ctx context.Context) {
+	framework.It("answers 503 within seconds while the pod's kubelet is down, and checkpoints again once it is back", framework.WithSerial(), framework.WithDisruptive(), func(ctx context.Context) {
 		if *localUpState == "" {
 			ginkgo.Skip("needs a make local-up cluster whose kubelets the suite may stop (--local-up-state)")
 		}
 		pod := createPod(ctx, f, counterPod("counter", "", "counter"))
 		checkpoints := typedv1.NewForConfigOrDie(f.ClientConfig()).Pods(f.Namespace.Name)
 
-		kubelet := stopDaemon(pod.Spec.NodeName+"-kubelet", pod.Spec.NodeName, syscall.SIGTERM)
+		kubelet := stopDaemon(pod.Spec.NodeName+"-kubelet", syscall.SIGTERM)
 		ginkgo.DeferCleanup(kubelet.restart)
 		start := time.Now()
 		_, err := checkpoints.Checkpoint(ctx, pod.Name, nil)
@@ -79,7 +78,7 @@ var _ = ginkgo.Describe("pods/checkpoint faults", func() {
 		waitForCount(ctx, f, pod.Name, "counter", before+5)
 	})
 
-	ginkgo.It("answers 501 for a pod on a node whose kubelet has ContainerCheckpoint off", func(ctx context.Context) {
+	framework.It("answers 501 for a pod on a node whose kubelet has ContainerCheckpoint off", framework.WithSerial(), framework.WithDisruptive(), func(ctx context.Context) {
 		if *localUpState == "" {
 			ginkgo.Skip("needs a make local-up cluster whose kubelets the suite may restart (--local-up-state)")
 		}
@@ -87,7 +86,7 @@ var _ = ginkgo.Describe("pods/checkpoint faults", func() {
 		checkpoints := typedv1.NewForConfigOrDie(f.ClientConfig()).Pods(f.Namespace.Name)
 		node := pod.Spec.NodeName
 
-		kubelet := stopDaemon(node+"-kubelet", node, syscall.SIGTERM)
+		kubelet := stopDaemon(node+"-kubelet", syscall.SIGTERM)
 		restored := false
 		ginkgo.DeferCleanup(func() {
 			if restored {
@@ -132,21 +131,21 @@ var _ = ginkgo.Describe("pods/checkpoint faults", func() {
 		expectUnharmed(ctx, f, pod)
 	})
 
-	ginkgo.It("leaves the container running, thawed, with no archive when its kubelet dies in the middle of a checkpoint", func(ctx context.Context) {
+	framework.It("leaves the container running, thawed, with no archive when its kubelet dies in the middle of a checkpoint", framework.WithSerial(), framework.WithDisruptive(), func(ctx context.Context) {
 		if *localUpState == "" {
 			ginkgo.Skip("needs a make local-up cluster whose kubelets the suite may stop (--local-up-state)")
 		}
 		pod := createSlowPod(ctx, f, "slow")
 		checkpoints := typedv1.NewForConfigOrDie(f.ClientConfig()).Pods(f.Namespace.Name)
 
-		kubelet, err := checkpointKilledMidway(ctx, checkpoints, pod.Name, pod.Spec.NodeName+"-kubelet", pod.Spec.NodeName)
+		kubelet, err := checkpointKilledMidway(ctx, checkpoints, pod.Name, pod.Spec.NodeName+"-kubelet")
 		gomega.Expect(err.Error()).To(gomega.HavePrefix("cannot reach the kubelet of node %s: ", pod.Spec.NodeName))
 		expectCode(err, 503)
 		kubelet.restart() // the pod's logs, which show it counting, come through its kubelet
 		expectUnharmed(ctx, f, pod)
 	})
 
-	ginkgo.It("leaves the container running, thawed, with no archive when the apiserver dies in the middle of a checkpoint, and checkpoints after its restart", func(ctx context.Context) {
+	framework.It("leaves the container running, thawed, with no archive when the apiserver dies in the middle of a checkpoint, and checkpoints after its restart", framework.WithSerial(), framework.WithDisruptive(), func(ctx context.Context) {
 		if *localUpState == "" {
 			ginkgo.Skip("needs a make local-up cluster whose apiserver the suite may restart (--local-up-state)")
 		}
@@ -154,7 +153,7 @@ var _ = ginkgo.Describe("pods/checkpoint faults", func() {
 		small := createPod(ctx, f, counterPod("small", pod.Spec.NodeName, "counter"))
 		checkpoints := typedv1.NewForConfigOrDie(f.ClientConfig()).Pods(f.Namespace.Name)
 
-		apiserver, err := checkpointKilledMidway(ctx, checkpoints, pod.Name, "kube-apiserver", "cp")
+		apiserver, err := checkpointKilledMidway(ctx, checkpoints, pod.Name, "kube-apiserver")
 		gomega.Expect(err.Error()).To(gomega.MatchRegexp(`EOF|connection reset by peer`))
 		apiserver.restart()
 		gomega.Eventually(ctx, func() error {
@@ -169,9 +168,9 @@ var _ = ginkgo.Describe("pods/checkpoint faults", func() {
 })
 
 // checkpointKilledMidway starts a checkpoint of pod, lets CRIU dump for two
-// seconds, then kills the local-up daemon name (in network namespace
-// PREFIX-netns), and returns the daemon, stopped, and the checkpoint's error.
-func checkpointKilledMidway(ctx context.Context, checkpoints typedv1.PodInterface, pod, name, netns string) (*daemon, error) {
+// seconds, then kills the local-up daemon name, and returns the daemon,
+// stopped, and the checkpoint's error.
+func checkpointKilledMidway(ctx context.Context, checkpoints typedv1.PodInterface, pod, name string) (*daemon, error) {
 	ginkgo.GinkgoHelper()
 	done := make(chan error, 1)
 	go func() {
@@ -179,7 +178,7 @@ func checkpointKilledMidway(ctx context.Context, checkpoints typedv1.PodInterfac
 		done <- err
 	}()
 	time.Sleep(2 * time.Second) // CRIU is dumping
-	d := stopDaemon(name, netns, syscall.SIGKILL)
+	d := stopDaemon(name, syscall.SIGKILL)
 	ginkgo.DeferCleanup(d.restart)
 	var err error
 	gomega.Eventually(done).WithTimeout(10 * time.Second).Should(gomega.Receive(&err))
@@ -265,30 +264,22 @@ func expectEvent(ctx context.Context, f *framework.Framework, pod, want string) 
 }
 
 // daemon is a process of a make local-up cluster that a spec stops and
-// starts again: its pid file is pids/NAME and it runs in network namespace
-// PREFIX-NETNS.
+// starts again: its pid file is pids/NAME, and daemons/NAME (written by
+// hack/local-up.sh) starts it as local-up did.
 type daemon struct {
-	name, netns string
-	args, env   []string
-	pid         int
-	running     bool
+	name    string
+	pid     int
+	running bool
 }
 
-// stopDaemon stops the daemon with sig, waits for it to exit, and keeps its
-// command line and environment to start it again.
-func stopDaemon(name, netns string, sig syscall.Signal) *daemon {
+// stopDaemon stops the daemon with sig and waits for it to exit.
+func stopDaemon(name string, sig syscall.Signal) *daemon {
 	ginkgo.GinkgoHelper()
-	d := &daemon{name: name, netns: netns}
+	d := &daemon{name: name}
 	raw, err := os.ReadFile(d.pidFile())
 	framework.ExpectNoError(err)
 	d.pid, err = strconv.Atoi(strings.TrimSpace(string(raw)))
 	framework.ExpectNoError(err)
-	cmdline, err := os.ReadFile("/proc/" + strconv.Itoa(d.pid) + "/cmdline")
-	framework.ExpectNoError(err)
-	environ, err := os.ReadFile("/proc/" + strconv.Itoa(d.pid) + "/environ")
-	framework.ExpectNoError(err)
-	d.args = strings.Split(strings.TrimRight(string(cmdline), "\x00"), "\x00")
-	d.env = strings.Split(strings.TrimRight(string(environ), "\x00"), "\x00")
 	d.running = true
 	d.stop(sig)
 	return d
@@ -307,13 +298,11 @@ func (d *daemon) stop(sig syscall.Signal) {
 	d.running = false
 }
 
-// start starts the daemon with its command line plus extra, logging where it
-// logged.
+// start starts the daemon through local-up's script with extra flags
+// appended, logging where it logged.
 func (d *daemon) start(extra ...string) {
 	ginkgo.GinkgoHelper()
-	args := append(slices.Clone(d.args), extra...)
-	cmd := exec.Command("nsenter", append([]string{"--net=/var/run/netns/" + *localUpPrefix + "-" + d.netns}, args...)...)
-	cmd.Env = d.env
+	cmd := exec.Command(filepath.Join(*localUpState, "daemons", d.name), extra...)
 	log, err := os.OpenFile(filepath.Join(*localUpState, "logs", d.name+".log"), os.O_APPEND|os.O_WRONLY, 0o644)
 	framework.ExpectNoError(err)
 	cmd.Stdout, cmd.Stderr = log, log

@@ -28,12 +28,14 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/component-base/metrics/testutil"
 )
 
 // TestCheckpointBusyNode fills the node's one place (the server runs with
 // --checkpoint-max-inflight-per-node=1) and expects 429 with Retry-After for
 // another pod of the node, and 409 for the same container.
 func TestCheckpointBusyNode(t *testing.T) {
+	before := checkpointMetrics(t)
 	ns := newNamespace(t)
 	createPod(t, ns, singlePod("web", nodeName))
 	createPod(t, ns, singlePod("other", nodeName))
@@ -67,15 +69,7 @@ func TestCheckpointBusyNode(t *testing.T) {
 	if err := <-first; err != nil {
 		t.Fatalf("the checkpoint holding the place: %v", err)
 	}
-	metrics, err := admin.CoreV1().RESTClient().Get().AbsPath("/metrics").DoRaw(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, series := range []string{`apiserver_pod_checkpoint_refused_total{code="429"}`, `apiserver_pod_checkpoint_refused_total{code="409"}`} {
-		if !strings.Contains(string(metrics), series) {
-			t.Errorf("/metrics lacks %s", series)
-		}
-	}
+	expectMetricGrowth(t, before, checkpointMetrics(t), "apiserver_pod_checkpoint_refused_total", map[string]int64{"429": 1, "409": 1})
 	kubelet.SetHandler(kubeletArchive)
 	if _, err := checkpoint(server.Admin, ns, "web", nil); err != nil {
 		t.Fatalf("after the place was given back: %v", err)
@@ -85,6 +79,7 @@ func TestCheckpointBusyNode(t *testing.T) {
 // TestCheckpointEventsAndMetrics expects an Event on the pod for every
 // checkpoint the kubelet was asked for, and the outcome in /metrics.
 func TestCheckpointEventsAndMetrics(t *testing.T) {
+	before := checkpointMetrics(t)
 	ns := newNamespace(t)
 	createPod(t, ns, singlePod("web", nodeName))
 	kubelet.SetHandler(kubeletArchive)
@@ -119,17 +114,33 @@ func TestCheckpointEventsAndMetrics(t *testing.T) {
 		t.Errorf("events (%v):\n%s\nwant:\n%s", err, strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 
-	metrics, err := admin.CoreV1().RESTClient().Get().AbsPath("/metrics").DoRaw(context.Background())
+	after := checkpointMetrics(t)
+	expectMetricGrowth(t, before, after, "apiserver_pod_checkpoint_requests_total", map[string]int64{"200": 1, "500": 1})
+	expectMetricGrowth(t, before, after, "apiserver_pod_checkpoint_duration_seconds_count", map[string]int64{"200": 1, "500": 1})
+}
+
+// checkpointMetrics reads the server's /metrics.
+func checkpointMetrics(t *testing.T) testutil.Metrics {
+	t.Helper()
+	raw, err := admin.CoreV1().RESTClient().Get().AbsPath("/metrics").DoRaw(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, series := range []string{
-		`apiserver_pod_checkpoint_requests_total{code="200"}`,
-		`apiserver_pod_checkpoint_requests_total{code="500"}`,
-		`apiserver_pod_checkpoint_duration_seconds_count{code="200"}`,
-	} {
-		if !strings.Contains(string(metrics), series) {
-			t.Errorf("/metrics lacks %s", series)
+	metrics := testutil.NewMetrics()
+	if err := testutil.ParseMetrics(string(raw), &metrics); err != nil {
+		t.Fatal(err)
+	}
+	return metrics
+}
+
+// expectMetricGrowth checks that the series of name with each code grew by
+// exactly the given count between two readings (tests run one at a time).
+func expectMetricGrowth(t *testing.T, before, after testutil.Metrics, name string, want map[string]int64) {
+	t.Helper()
+	was, is := testutil.GetMetricValuesForLabel(before, name, "code"), testutil.GetMetricValuesForLabel(after, name, "code")
+	for code, n := range want {
+		if got := is[code] - was[code]; got != n {
+			t.Errorf("%s{code=%q} grew by %d, want %d", name, code, got, n)
 		}
 	}
 }
