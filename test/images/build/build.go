@@ -25,24 +25,20 @@ import (
 	"archive/tar"
 	"bytes"
 	"compress/gzip"
-	"crypto/sha256"
+	_ "crypto/sha256" // digest.FromBytes hashes with it
 	"encoding/json"
 	"flag"
-	"fmt"
 	"log"
 	"os"
 	"path"
 	"runtime"
 	"strings"
 	"time"
-)
 
-type descriptor struct {
-	MediaType   string            `json:"mediaType"`
-	Digest      string            `json:"digest"`
-	Size        int64             `json:"size"`
-	Annotations map[string]string `json:"annotations,omitempty"`
-}
+	"github.com/opencontainers/go-digest"
+	specs "github.com/opencontainers/image-spec/specs-go"
+	imagespec "github.com/opencontainers/image-spec/specs-go/v1"
+)
 
 func main() {
 	binary := flag.String("binary", "", "static binary to put in the image")
@@ -87,33 +83,37 @@ func build(binary, entrypoint, name, out string) error {
 		return err
 	}
 
-	config, err := json.Marshal(map[string]any{
-		"architecture": runtime.GOARCH,
-		"os":           "linux",
-		"config":       map[string]any{"Entrypoint": []string{entrypoint}, "WorkingDir": "/"},
-		"rootfs":       map[string]any{"type": "layers", "diff_ids": []string{digest(layerTar.Bytes())}},
+	config, err := json.Marshal(imagespec.Image{
+		Platform: imagespec.Platform{Architecture: runtime.GOARCH, OS: "linux"},
+		Config:   imagespec.ImageConfig{Entrypoint: []string{entrypoint}, WorkingDir: "/"},
+		RootFS:   imagespec.RootFS{Type: "layers", DiffIDs: []digest.Digest{digest.FromBytes(layerTar.Bytes())}},
 	})
 	if err != nil {
 		return err
 	}
-	manifest, err := json.Marshal(map[string]any{
-		"schemaVersion": 2,
-		"mediaType":     "application/vnd.oci.image.manifest.v1+json",
-		"config":        descriptor{MediaType: "application/vnd.oci.image.config.v1+json", Digest: digest(config), Size: int64(len(config))},
-		"layers":        []descriptor{{MediaType: "application/vnd.oci.image.layer.v1.tar+gzip", Digest: digest(layer.Bytes()), Size: int64(layer.Len())}},
+	manifest, err := json.Marshal(imagespec.Manifest{
+		Versioned: specs.Versioned{SchemaVersion: 2},
+		MediaType: imagespec.MediaTypeImageManifest,
+		Config:    descriptor(imagespec.MediaTypeImageConfig, config),
+		Layers:    []imagespec.Descriptor{descriptor(imagespec.MediaTypeImageLayerGzip, layer.Bytes())},
 	})
 	if err != nil {
 		return err
 	}
-	tag := name[strings.LastIndex(name, ":")+1:]
-	index, err := json.Marshal(map[string]any{
-		"schemaVersion": 2,
-		"mediaType":     "application/vnd.oci.image.index.v1+json",
-		"manifests": []descriptor{{
-			MediaType: "application/vnd.oci.image.manifest.v1+json", Digest: digest(manifest), Size: int64(len(manifest)),
-			Annotations: map[string]string{"io.containerd.image.name": name, "org.opencontainers.image.ref.name": tag},
-		}},
+	manifestDescriptor := descriptor(imagespec.MediaTypeImageManifest, manifest)
+	manifestDescriptor.Annotations = map[string]string{
+		"io.containerd.image.name":  name,
+		imagespec.AnnotationRefName: name[strings.LastIndex(name, ":")+1:],
+	}
+	index, err := json.Marshal(imagespec.Index{
+		Versioned: specs.Versioned{SchemaVersion: 2},
+		MediaType: imagespec.MediaTypeImageIndex,
+		Manifests: []imagespec.Descriptor{manifestDescriptor},
 	})
+	if err != nil {
+		return err
+	}
+	layout, err := json.Marshal(imagespec.ImageLayout{Version: imagespec.ImageLayoutVersion})
 	if err != nil {
 		return err
 	}
@@ -128,13 +128,13 @@ func build(binary, entrypoint, name, out string) error {
 		name    string
 		content []byte
 	}{
-		{"oci-layout", []byte(`{"imageLayoutVersion":"1.0.0"}`)},
-		{"index.json", index},
+		{imagespec.ImageLayoutFile, layout},
+		{imagespec.ImageIndexFile, index},
 		{blob(config), config},
 		{blob(manifest), manifest},
 		{blob(layer.Bytes()), layer.Bytes()},
 	}
-	for _, file := range []string{"blobs", "blobs/sha256"} {
+	for _, file := range []string{imagespec.ImageBlobsDir, imagespec.ImageBlobsDir + "/sha256"} {
 		if err := ow.WriteHeader(&tar.Header{Name: file + "/", Mode: 0o755, ModTime: epoch, Typeflag: tar.TypeDir}); err != nil {
 			return err
 		}
@@ -153,10 +153,11 @@ func build(binary, entrypoint, name, out string) error {
 	return f.Close()
 }
 
-func digest(b []byte) string {
-	return fmt.Sprintf("sha256:%x", sha256.Sum256(b))
+func descriptor(mediaType string, content []byte) imagespec.Descriptor {
+	return imagespec.Descriptor{MediaType: mediaType, Digest: digest.FromBytes(content), Size: int64(len(content))}
 }
 
-func blob(b []byte) string {
-	return path.Join("blobs", "sha256", strings.TrimPrefix(digest(b), "sha256:"))
+func blob(content []byte) string {
+	d := digest.FromBytes(content)
+	return path.Join(imagespec.ImageBlobsDir, d.Algorithm().String(), d.Encoded())
 }
