@@ -40,6 +40,7 @@ import (
 	"k8s.io/apiserver/pkg/registry/rest"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/kubernetes/pkg/kubelet/client"
+	"k8s.io/utils/clock"
 	podregistry "k8s.io/kubernetes/pkg/registry/core/pod"
 
 	checkpointv1 "github.com/kube-checkpoint/client-go/api/core/v1"
@@ -86,6 +87,16 @@ type CheckpointREST struct {
 	// encoding it cannot write is refused (406) before the checkpoint is
 	// taken, not after; nil checks nothing.
 	Serializer runtime.NegotiatedSerializer
+	// Clock bounds each checkpoint and spaces checkpoints of one container;
+	// nil is the real clock.
+	Clock clock.Clock
+}
+
+func (r *CheckpointREST) clock() clock.Clock {
+	if r.Clock == nil {
+		return clock.RealClock{}
+	}
+	return r.Clock
 }
 
 // Implement Connecter
@@ -178,17 +189,18 @@ func (h *checkpointHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) 
 	p := h.target.Pod
 	node := p.Spec.NodeName
 	key := p.Namespace + "/" + p.Name + "/" + h.target.Container
-	wait, ok := h.rest.Archives.Begin(key, time.Now())
+	clk := h.rest.clock()
+	wait, ok := h.rest.Archives.Begin(key, clk.Now())
 	if !ok {
 		recordRefused(http.StatusConflict)
 		h.responder.Error(apierrors.NewConflict(core.Resource("pods/checkpoint"), p.Name,
 			fmt.Errorf("a checkpoint of container %s is already in progress: its archive would be overwritten", h.target.Container)))
 		return
 	}
-	defer func() { h.rest.Archives.End(key, time.Now()) }()
+	defer func() { h.rest.Archives.End(key, clk.Now()) }()
 	if wait > 0 {
 		select {
-		case <-time.After(wait):
+		case <-clk.After(wait):
 		case <-req.Context().Done():
 			h.responder.Error(apierrors.NewTimeoutError("the request ended while waiting to checkpoint", 0))
 			return
@@ -201,11 +213,11 @@ func (h *checkpointHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) 
 	}
 	defer h.rest.Limiter.Release(node)
 
-	start := time.Now()
+	start := clk.Now()
 	result, err := h.checkpoint(req.Context())
 	if errors.Is(err, errClientClosed) {
 		// Nobody is left to answer, and the kubelet did nothing wrong: no Event.
-		recordCheckpoint(StatusClientClosedRequest, time.Since(start))
+		recordCheckpoint(StatusClientClosedRequest, clk.Since(start))
 		return
 	}
 	code := http.StatusOK
@@ -214,7 +226,7 @@ func (h *checkpointHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) 
 	} else if err != nil {
 		code = http.StatusInternalServerError
 	}
-	recordCheckpoint(code, time.Since(start))
+	recordCheckpoint(code, clk.Since(start))
 	h.recordEvent(result, err)
 	if err != nil {
 		h.responder.Error(err)
@@ -222,6 +234,9 @@ func (h *checkpointHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) 
 	}
 	h.responder.Object(http.StatusOK, result)
 }
+
+// errCheckpointTimeout cancels a checkpoint that outlasted its timeout.
+var errCheckpointTimeout = errors.New("the checkpoint outlasted its timeout")
 
 // errClientClosed is the outcome of a checkpoint whose client hung up.
 var errClientClosed = errors.New("the client closed the request before the checkpoint completed")
@@ -249,8 +264,20 @@ func (h *checkpointHandler) recordEvent(result *checkpointv1.PodCheckpointResult
 }
 
 func (h *checkpointHandler) checkpoint(clientCtx context.Context) (*checkpointv1.PodCheckpointResult, error) {
-	ctx, cancel := context.WithTimeout(clientCtx, h.timeout+KubeletGrace)
-	defer cancel()
+	// The checkpoint's own deadline, on the injected clock: cancelled with
+	// errCheckpointTimeout, which tells it from a client that hung up.
+	clk := h.rest.clock()
+	ctx, cancel := context.WithCancelCause(clientCtx)
+	defer cancel(nil)
+	deadline := clk.NewTimer(h.timeout + KubeletGrace)
+	defer deadline.Stop()
+	go func() {
+		select {
+		case <-deadline.C():
+			cancel(errCheckpointTimeout)
+		case <-ctx.Done():
+		}
+	}()
 	t := h.target
 	nodeName := t.Pod.Spec.NodeName
 
@@ -266,7 +293,7 @@ func (h *checkpointHandler) checkpoint(clientCtx context.Context) (*checkpointv1
 		redirected = req.URL.Host
 		return genericrest.PreventRedirects(req, via)
 	}}
-	start := time.Now()
+	start := clk.Now()
 	resp, err := client.Do(kubeletReq)
 	if err != nil {
 		return nil, h.transportError(clientCtx, ctx, redirected, "cannot reach the kubelet of node %s: %v", nodeName, err)
@@ -295,8 +322,8 @@ func (h *checkpointHandler) checkpoint(clientCtx context.Context) (*checkpointv1
 		PodUID:               string(t.Pod.UID),
 		ContainerName:        t.Container,
 		ArchivePaths:         answer.Items,
-		CheckpointTime:       metav1.NewTime(time.Now()),
-		DurationMilliseconds: time.Since(start).Milliseconds(),
+		CheckpointTime:       metav1.NewTime(clk.Now()),
+		DurationMilliseconds: clk.Since(start).Milliseconds(),
 	}, nil
 }
 
@@ -305,10 +332,10 @@ func (h *checkpointHandler) checkpoint(clientCtx context.Context) (*checkpointv1
 // reached (503).
 func (h *checkpointHandler) transportError(clientCtx, ctx context.Context, redirected string, format string, args ...any) error {
 	switch {
-	case clientCtx.Err() != nil && !errors.Is(ctx.Err(), context.DeadlineExceeded):
-		return errClientClosed
-	case errors.Is(ctx.Err(), context.DeadlineExceeded):
+	case errors.Is(context.Cause(ctx), errCheckpointTimeout):
 		return h.timeoutError()
+	case clientCtx.Err() != nil:
+		return errClientClosed
 	case redirected != "":
 		return apierrors.NewInternalError(fmt.Errorf("the kubelet of node %s answered the checkpoint with a redirect (to %s), which the apiserver does not follow", h.target.Pod.Spec.NodeName, kubeletText([]byte(redirected))))
 	}
