@@ -40,8 +40,8 @@ import (
 	"k8s.io/apiserver/pkg/registry/rest"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/kubernetes/pkg/kubelet/client"
-	"k8s.io/utils/clock"
 	podregistry "k8s.io/kubernetes/pkg/registry/core/pod"
+	"k8s.io/utils/clock"
 
 	checkpointv1 "github.com/kube-checkpoint/client-go/api/core/v1"
 	"github.com/kube-checkpoint/kubernetes/pkg/apis/core"
