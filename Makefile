@@ -86,7 +86,7 @@ test:
 	@hack/phase.sh e2e $(MAKE) --no-print-directory test-e2e
 
 test-unit:
-	go test ./pkg/... ./plugin/... ./cmd/...
+	go test ./pkg/... ./plugin/... ./cmd/... ./test/bench/...
 	for m in $(STAGING_MODULES); do (cd $$m && go test ./...) || exit 1; done
 
 test-integration: test-binaries
