@@ -24,7 +24,6 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
@@ -100,39 +99,34 @@ func TestCheckpointBadRequests(t *testing.T) {
 	kubelet.SetHandler(kubeletArchive)
 	kubelet.Requests()
 
+	// The words a user acts on; the whole messages are the unit tests'.
 	for _, tc := range []struct {
 		name, pod, query string
 		code             int
-		message          string
+		words            []string
 	}{
-		{"pod missing", "nope", "", 404, `pods "nope" not found`},
-		{"pod not bound", "unbound", "", 400, "pod unbound is not bound to a node yet: only a running pod can be checkpointed"},
-		{"pod pending", "pending", "", 400, "pod pending is Pending: only a running pod can be checkpointed"},
-		{"pod succeeded", "succeeded", "", 400, "pod succeeded is Succeeded: only a running pod can be checkpointed"},
-		{"unknown container", "web", "container=nope", 400, "container nope is not valid for pod web, choose one of: [app]"},
-		{"container not running", "multi", "container=helper", 400, "container helper of pod multi is waiting (CrashLoopBackOff): only a running container can be checkpointed, choose one of: [proxy app]"},
-		{"completed init container", "multi", "container=setup", 400, "container setup of pod multi is terminated (Completed): only a running container can be checkpointed, choose one of: [proxy app]"},
-		{"several containers, none named", "multi", "", 400, "a container name must be specified for pod multi, choose one of: [proxy app]"},
-		{"negative timeout", "web", "timeoutSeconds=-1", 400, `timeoutSeconds: Invalid value: -1: must be greater than 0`},
-		{"zero timeout", "web", "timeoutSeconds=0", 400, `timeoutSeconds: Invalid value: 0: must be greater than 0`},
-		{"timeout not a number", "web", "timeoutSeconds=abc", 400, `timeoutSeconds: Invalid value: "abc": must be a whole number of seconds`},
-		{"timeout above the cap", "web", "timeoutSeconds=1801", 400, `timeoutSeconds: Invalid value: 1801: must be at most 1800 (kube-apiserver --checkpoint-max-timeout)`},
-		{"timeout with a unit", "web", "timeoutSeconds=10s", 400, `timeoutSeconds: Invalid value: "10s": must be a whole number of seconds`},
-		{"the KEP's timeout parameter", "web", "timeout=10", 400, `timeout: Invalid value: "10": pods/checkpoint takes timeoutSeconds, a whole number of seconds`},
-		{"unknown parameter", "web", "container=app&follow=true", 400, `follow: Invalid value: "true": not a parameter of pods/checkpoint, which takes "container" and "timeoutSeconds"`},
-		{"repeated timeoutSeconds", "web", "timeoutSeconds=5&timeoutSeconds=600", 400, `timeoutSeconds: Invalid value: "5,600": given 2 times: give it once`},
-		{"repeated container", "multi", "container=app&container=proxy", 400, `container: Invalid value: "app,proxy": given 2 times: give it once`},
-		{"container name that cannot exist", "web", "container=Bad_Name", 400, `container: Invalid value: "Bad_Name": a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')`},
+		{"pod missing", "nope", "", 404, []string{`pods "nope" not found`}},
+		{"pod not bound", "unbound", "", 400, []string{"pod unbound is not bound to a node yet"}},
+		{"pod pending", "pending", "", 400, []string{"pod pending is Pending"}},
+		{"pod succeeded", "succeeded", "", 400, []string{"pod succeeded is Succeeded"}},
+		{"unknown container", "web", "container=nope", 400, []string{"container nope is not valid", "choose one of: [app]"}},
+		{"container not running", "multi", "container=helper", 400, []string{"waiting (CrashLoopBackOff)", "choose one of: [proxy app]"}},
+		{"completed init container", "multi", "container=setup", 400, []string{"terminated (Completed)", "choose one of: [proxy app]"}},
+		{"several containers, none named", "multi", "", 400, []string{"a container name must be specified", "choose one of: [proxy app]"}},
+		{"negative timeout", "web", "timeoutSeconds=-1", 400, []string{"timeoutSeconds", "must be greater than 0"}},
+		{"zero timeout", "web", "timeoutSeconds=0", 400, []string{"timeoutSeconds", "must be greater than 0"}},
+		{"timeout not a number", "web", "timeoutSeconds=abc", 400, []string{"timeoutSeconds", "a whole number of seconds"}},
+		{"timeout above the cap", "web", "timeoutSeconds=1801", 400, []string{"must be at most 1800", "--checkpoint-max-timeout"}},
+		{"timeout with a unit", "web", "timeoutSeconds=10s", 400, []string{"timeoutSeconds", "a whole number of seconds"}},
+		{"the KEP's timeout parameter", "web", "timeout=10", 400, []string{"takes timeoutSeconds"}},
+		{"unknown parameter", "web", "container=app&follow=true", 400, []string{"follow", "not a parameter of pods/checkpoint"}},
+		{"repeated timeoutSeconds", "web", "timeoutSeconds=5&timeoutSeconds=600", 400, []string{"timeoutSeconds", "given 2 times"}},
+		{"repeated container", "multi", "container=app&container=proxy", 400, []string{"container", "given 2 times"}},
+		{"container name that cannot exist", "web", "container=Bad_Name", 400, []string{"container", "RFC 1123 label"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, err := checkpointQuery(t, server.Admin, ns, tc.pod, tc.query)
-			if code != tc.code || err == nil || err.Error() != tc.message {
-				t.Errorf("got %d %v\nwant %d %s", code, err, tc.code, tc.message)
-			}
-			// Every refused query has one shape, whichever step refused it.
-			if reason := apierrors.ReasonForError(err); tc.code == 400 && reason != metav1.StatusReasonBadRequest {
-				t.Errorf("reason %s, want %s", reason, metav1.StatusReasonBadRequest)
-			}
+			expectRefusal(t, code, err, tc.code, tc.words...)
 		})
 	}
 	if requests := kubelet.Requests(); len(requests) != 0 {
@@ -159,32 +153,33 @@ func TestCheckpointKubeletOutcomes(t *testing.T) {
 		query   string
 		kubelet http.HandlerFunc
 		code    int
-		message string
+		// The words a user acts on; the whole messages are the unit tests'.
+		words []string
 	}{
 		{
 			name: "kubelet without the checkpoint endpoint", pod: "web",
 			kubelet: kubeletAnswers(404, "404 page not found"),
-			code:    501, message: "node node1 does not support checkpointing: its kubelet has no checkpoint endpoint (the kubelet's ContainerCheckpoint feature gate is off, or the kubelet is older than v1.25)",
+			code:    501, words: []string{"node node1 does not support checkpointing", "ContainerCheckpoint"},
 		},
 		{
 			name: "kubelet does not know the container", pod: "web",
 			kubelet: kubeletAnswers(404, "container app does not exist"),
-			code:    404, message: `pods "web/app (the kubelet of node node1: container app does not exist)" not found`,
+			code:    404, words: []string{"the kubelet of node node1: container app does not exist"},
 		},
 		{
 			name: "kubelet refuses the apiserver", pod: "web",
 			kubelet: kubeletAnswers(403, "Forbidden (user=kube-apiserver-kubelet-client, verb=create, resource=nodes, subresource(s)=[checkpoint])"),
-			code:    500, message: "Internal error occurred: the kubelet of node node1 refused the apiserver (HTTP 403: Forbidden (user=kube-apiserver-kubelet-client, verb=create, resource=nodes, subresource(s)=[checkpoint])): the apiserver's kubelet client identity needs the create verb on nodes/checkpoint, which the ClusterRole system:kubelet-api-admin grants",
+			code:    500, words: []string{"refused the apiserver (HTTP 403", "nodes/checkpoint", "system:kubelet-api-admin"},
 		},
 		{
 			name: "runtime cannot checkpoint", pod: "web",
 			kubelet: kubeletAnswers(500, "checkpointing of ns/web/app failed (rpc error: code = Unknown desc = CRIU version check failed: CRIU version 31700 must be at least 40200)"),
-			code:    500, message: "Internal error occurred: the container runtime of node node1 could not checkpoint container app (kubelet HTTP 500): checkpointing of ns/web/app failed (rpc error: code = Unknown desc = CRIU version check failed: CRIU version 31700 must be at least 40200)",
+			code:    500, words: []string{"could not checkpoint container app", "CRIU version 31700 must be at least 40200"},
 		},
 		{
 			name: "runtime timed out", pod: "web", query: "timeoutSeconds=3",
 			kubelet: kubeletAnswers(500, "checkpointing of ns/web/app failed (rpc error: code = DeadlineExceeded desc = context deadline exceeded)"),
-			code:    504, message: "Timeout: the checkpoint of container app of pod " + ns + "/web did not complete within 3s",
+			code:    504, words: []string{"did not complete within 3s"},
 		},
 		{
 			name: "kubelet hangs past the timeout", pod: "web", query: "timeoutSeconds=1",
@@ -194,20 +189,18 @@ func TestCheckpointKubeletOutcomes(t *testing.T) {
 				case <-time.After(time.Minute):
 				}
 			},
-			code: 504, message: "Timeout: the checkpoint of container app of pod " + ns + "/web did not complete within 1s",
+			code: 504, words: []string{"did not complete within 1s"},
 		},
 		{
 			name: "kubelet answers nonsense", pod: "web",
 			kubelet: kubeletAnswers(200, "<html>"),
-			code:    500, message: `Internal error occurred: the kubelet of node node1 answered the checkpoint without an archive path: <html>`,
+			code:    500, words: []string{"answered the checkpoint without an archive path: <html>"},
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			kubelet.SetHandler(tc.kubelet)
 			code, err := checkpointQuery(t, server.Admin, ns, tc.pod, tc.query)
-			if code != tc.code || err == nil || err.Error() != tc.message {
-				t.Errorf("got %d %v\nwant %d %s", code, err, tc.code, tc.message)
-			}
+			expectRefusal(t, code, err, tc.code, tc.words...)
 		})
 	}
 

@@ -219,6 +219,36 @@ func checkpointQuery(t *testing.T, config *rest.Config, ns, pod, rawQuery string
 	return code, err
 }
 
+// reasonOf is the reason pods/checkpoint gives with each status code.
+var reasonOf = map[int]metav1.StatusReason{
+	400: metav1.StatusReasonBadRequest,
+	403: metav1.StatusReasonForbidden,
+	404: metav1.StatusReasonNotFound,
+	409: metav1.StatusReasonConflict,
+	429: metav1.StatusReasonTooManyRequests,
+	500: metav1.StatusReasonInternalError,
+	501: "NotImplemented",
+	503: metav1.StatusReasonServiceUnavailable,
+	504: metav1.StatusReasonTimeout,
+}
+
+// expectRefusal checks what a client sees of a refused checkpoint: the
+// status code, the reason of that code, and the words a user acts on.
+func expectRefusal(t *testing.T, code int, err error, wantCode int, words ...string) {
+	t.Helper()
+	if code != wantCode || err == nil {
+		t.Fatalf("got %d %v, want %d", code, err, wantCode)
+	}
+	if reason := apierrors.ReasonForError(err); reason != reasonOf[wantCode] {
+		t.Errorf("reason %s, want %s: %v", reason, reasonOf[wantCode], err)
+	}
+	for _, w := range words {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("%q lacks %q", err.Error(), w)
+		}
+	}
+}
+
 // rawRequest sends method to path as a plain HTTP client would, with the
 // admin's credentials, and returns the response and the Status it carries.
 func rawRequest(t *testing.T, method, path string) (*http.Response, metav1.Status) {
