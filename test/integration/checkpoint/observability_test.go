@@ -35,7 +35,7 @@ import (
 // --checkpoint-max-inflight-per-node=1) and expects 429 with Retry-After for
 // another pod of the node, and 409 for the same container.
 func TestCheckpointBusyNode(t *testing.T) {
-	before := checkpointMetrics(t)
+	before := serverMetrics(t)
 	ns := newNamespace(t)
 	createPod(t, ns, singlePod("web", nodeName))
 	createPod(t, ns, singlePod("other", nodeName))
@@ -69,7 +69,7 @@ func TestCheckpointBusyNode(t *testing.T) {
 	if err := <-first; err != nil {
 		t.Fatalf("the checkpoint holding the place: %v", err)
 	}
-	expectMetricGrowth(t, before, checkpointMetrics(t), "apiserver_pod_checkpoint_refused_total", map[string]int64{"429": 1, "409": 1})
+	expectMetricGrowth(t, before, serverMetrics(t), "apiserver_pod_checkpoint_refused_total", map[string]int64{"429": 1, "409": 1})
 	kubelet.SetHandler(kubeletArchive)
 	if _, err := checkpoint(server.Admin, ns, "web", nil); err != nil {
 		t.Fatalf("after the place was given back: %v", err)
@@ -79,7 +79,7 @@ func TestCheckpointBusyNode(t *testing.T) {
 // TestCheckpointEventsAndMetrics expects an Event on the pod for every
 // checkpoint the kubelet was asked for, and the outcome in /metrics.
 func TestCheckpointEventsAndMetrics(t *testing.T) {
-	before := checkpointMetrics(t)
+	before := serverMetrics(t)
 	ns := newNamespace(t)
 	createPod(t, ns, singlePod("web", nodeName))
 	kubelet.SetHandler(kubeletArchive)
@@ -114,13 +114,13 @@ func TestCheckpointEventsAndMetrics(t *testing.T) {
 		t.Errorf("events (%v):\n%s\nwant:\n%s", err, strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 
-	after := checkpointMetrics(t)
+	after := serverMetrics(t)
 	expectMetricGrowth(t, before, after, "apiserver_pod_checkpoint_requests_total", map[string]int64{"200": 1, "500": 1})
 	expectMetricGrowth(t, before, after, "apiserver_pod_checkpoint_duration_seconds_count", map[string]int64{"200": 1, "500": 1})
 }
 
-// checkpointMetrics reads the server's /metrics.
-func checkpointMetrics(t *testing.T) testutil.Metrics {
+// serverMetrics reads the server's /metrics.
+func serverMetrics(t *testing.T) testutil.Metrics {
 	t.Helper()
 	raw, err := admin.CoreV1().RESTClient().Get().AbsPath("/metrics").DoRaw(context.Background())
 	if err != nil {
