@@ -48,6 +48,7 @@ import (
 	checkpointv1 "github.com/kube-checkpoint/client-go/api/core/v1"
 	typedv1 "github.com/kube-checkpoint/client-go/kubernetes/typed/core/v1"
 	"github.com/kube-checkpoint/kubernetes/pkg/features"
+	testutils "github.com/kube-checkpoint/kubernetes/test/utils"
 )
 
 var _ = framework.Describe("pods/checkpoint", framework.WithFeatureGate(features.ContainerCheckpointAPI), func() {
@@ -423,23 +424,10 @@ func expectStatus(err error, code int32, words ...string) {
 	ginkgo.GinkgoHelper()
 	gomega.Expect(err).To(gomega.HaveOccurred())
 	expectCode(err, code)
-	gomega.Expect(apierrors.ReasonForError(err)).To(gomega.Equal(reasonOf[code]), "%v", err)
+	gomega.Expect(apierrors.ReasonForError(err)).To(gomega.Equal(testutils.ReasonOf[code]), "%v", err)
 	for _, w := range words {
 		gomega.Expect(err.Error()).To(gomega.ContainSubstring(w))
 	}
-}
-
-// reasonOf is the reason pods/checkpoint gives with each status code.
-var reasonOf = map[int32]metav1.StatusReason{
-	400: metav1.StatusReasonBadRequest,
-	403: metav1.StatusReasonForbidden,
-	404: metav1.StatusReasonNotFound,
-	409: metav1.StatusReasonConflict,
-	429: metav1.StatusReasonTooManyRequests,
-	500: metav1.StatusReasonInternalError,
-	501: "NotImplemented",
-	503: metav1.StatusReasonServiceUnavailable,
-	504: metav1.StatusReasonTimeout,
 }
 
 func expectCode(err error, code int32) {

@@ -18,7 +18,6 @@ package checkpoint
 
 import (
 	"bytes"
-	"io"
 	"net/http"
 	"testing"
 
@@ -27,7 +26,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
 	"k8s.io/apimachinery/pkg/runtime/serializer/cbor"
-	"k8s.io/client-go/rest"
 
 	checkpointv1 "github.com/kube-checkpoint/client-go/api/core/v1"
 	"github.com/kube-checkpoint/client-go/kubernetes/scheme"
@@ -38,25 +36,7 @@ import (
 // admin's credentials and the given Accept header.
 func postCheckpoint(t *testing.T, server *framework.APIServer, ns, pod, query, accept string) (*http.Response, []byte) {
 	t.Helper()
-	client, err := rest.HTTPClientFor(server.Admin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req, err := http.NewRequest(http.MethodPost, server.URL+"/api/v1/namespaces/"+ns+"/pods/"+pod+"/checkpoint?"+query, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Accept", accept)
-	resp, err := client.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, err := io.ReadAll(resp.Body)
-	_ = resp.Body.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp, body
+	return send(t, server, http.MethodPost, "/api/v1/namespaces/"+ns+"/pods/"+pod+"/checkpoint?"+query, accept)
 }
 
 // TestCheckpointEncodings: a client asking for JSON, YAML, protobuf or CBOR

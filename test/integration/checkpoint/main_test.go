@@ -40,6 +40,7 @@ import (
 	checkpointv1 "github.com/kube-checkpoint/client-go/api/core/v1"
 	typedv1 "github.com/kube-checkpoint/client-go/kubernetes/typed/core/v1"
 	"github.com/kube-checkpoint/kubernetes/test/integration/framework"
+	testutils "github.com/kube-checkpoint/kubernetes/test/utils"
 )
 
 const (
@@ -219,19 +220,6 @@ func checkpointQuery(t *testing.T, config *rest.Config, ns, pod, rawQuery string
 	return code, err
 }
 
-// reasonOf is the reason pods/checkpoint gives with each status code.
-var reasonOf = map[int]metav1.StatusReason{
-	400: metav1.StatusReasonBadRequest,
-	403: metav1.StatusReasonForbidden,
-	404: metav1.StatusReasonNotFound,
-	409: metav1.StatusReasonConflict,
-	429: metav1.StatusReasonTooManyRequests,
-	500: metav1.StatusReasonInternalError,
-	501: "NotImplemented",
-	503: metav1.StatusReasonServiceUnavailable,
-	504: metav1.StatusReasonTimeout,
-}
-
 // expectRefusal checks what a client sees of a refused checkpoint: the
 // status code, the reason of that code, and the words a user acts on.
 func expectRefusal(t *testing.T, code int, err error, wantCode int, words ...string) {
@@ -239,8 +227,8 @@ func expectRefusal(t *testing.T, code int, err error, wantCode int, words ...str
 	if code != wantCode || err == nil {
 		t.Fatalf("got %d %v, want %d", code, err, wantCode)
 	}
-	if reason := apierrors.ReasonForError(err); reason != reasonOf[wantCode] {
-		t.Errorf("reason %s, want %s: %v", reason, reasonOf[wantCode], err)
+	if reason := apierrors.ReasonForError(err); reason != testutils.ReasonOf[int32(wantCode)] {
+		t.Errorf("reason %s, want %s: %v", reason, testutils.ReasonOf[int32(wantCode)], err)
 	}
 	for _, w := range words {
 		if !strings.Contains(err.Error(), w) {
@@ -253,13 +241,26 @@ func expectRefusal(t *testing.T, code int, err error, wantCode int, words ...str
 // admin's credentials, and returns the response and the Status it carries.
 func rawRequest(t *testing.T, method, path string) (*http.Response, metav1.Status) {
 	t.Helper()
-	client, err := rest.HTTPClientFor(server.Admin)
+	resp, body := send(t, server, method, path, "")
+	var status metav1.Status
+	_ = json.Unmarshal(body, &status)
+	return resp, status
+}
+
+// send sends method to path of s with the admin's credentials and, unless
+// empty, the Accept header accept; it returns the response and its body.
+func send(t *testing.T, s *framework.APIServer, method, path, accept string) (*http.Response, []byte) {
+	t.Helper()
+	client, err := rest.HTTPClientFor(s.Admin)
 	if err != nil {
 		t.Fatal(err)
 	}
-	req, err := http.NewRequest(method, server.URL+path, nil)
+	req, err := http.NewRequest(method, s.URL+path, nil)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if accept != "" {
+		req.Header.Set("Accept", accept)
 	}
 	resp, err := client.Do(req)
 	if err != nil {
@@ -270,9 +271,7 @@ func rawRequest(t *testing.T, method, path string) (*http.Response, metav1.Statu
 	if err != nil {
 		t.Fatal(err)
 	}
-	var status metav1.Status
-	_ = json.Unmarshal(body, &status)
-	return resp, status
+	return resp, body
 }
 
 func checkpoint(config *rest.Config, ns, pod string, opts *checkpointv1.PodCheckpointOptions) (*checkpointv1.PodCheckpointResult, error) {
