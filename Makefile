@@ -68,9 +68,10 @@ test-binaries: build
 	go build -o $(BIN)/etcd go.etcd.io/etcd/server/v3
 	go build -ldflags "$(UPSTREAM_LDFLAGS)" -o $(BIN)/kube-apiserver-upstream k8s.io/kubernetes/cmd/kube-apiserver
 
-## verify: generated code and go.mod are current, code is formatted and vetted.
+## verify: generated code, api/ and go.mod are current, code is formatted and vetted.
 verify:
 	hack/verify-codegen.sh
+	hack/verify-api-specs.sh
 	hack/verify-gofmt.sh
 	go vet ./pkg/... ./cmd/... ./plugin/... ./test/...
 	go mod tidy -diff
