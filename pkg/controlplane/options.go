@@ -31,6 +31,8 @@ type CheckpointOptions struct {
 	MaxTimeout time.Duration
 	// MaxInflightPerNode bounds the checkpoints in flight per node; 0 for none.
 	MaxInflightPerNode int
+	// InflightWait is how long a checkpoint waits for a place on its node.
+	InflightWait time.Duration
 }
 
 // NewCheckpointOptions returns the defaults: the kubelet's own default runtime
@@ -42,6 +44,9 @@ func NewCheckpointOptions() *CheckpointOptions {
 		// A checkpoint freezes its container and writes its memory to disk;
 		// a few at once per node keep both short.
 		MaxInflightPerNode: 4,
+		// A burst of checkpoints is served at the node's pace; one small
+		// checkpoint takes well under a second.
+		InflightWait: 30 * time.Second,
 	}
 }
 
@@ -53,7 +58,9 @@ func (o *CheckpointOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.MaxTimeout, "checkpoint-max-timeout", o.MaxTimeout,
 		"The largest timeoutSeconds a pods/checkpoint request may ask for, in whole seconds; larger values are refused with 400. Needs the ContainerCheckpointAPI feature gate.")
 	fs.IntVar(&o.MaxInflightPerNode, "checkpoint-max-inflight-per-node", o.MaxInflightPerNode,
-		"The largest number of pods/checkpoint requests this apiserver lets run at once against one node; more are refused with 429 and Retry-After. 0 means no limit. Needs the ContainerCheckpointAPI feature gate.")
+		"The largest number of pods/checkpoint requests this apiserver lets run at once against one node; more wait up to --checkpoint-inflight-wait for a place, then are refused with 429 and Retry-After. 0 means no limit. Needs the ContainerCheckpointAPI feature gate.")
+	fs.DurationVar(&o.InflightWait, "checkpoint-inflight-wait", o.InflightWait,
+		"How long a pods/checkpoint request whose node already has --checkpoint-max-inflight-per-node checkpoints in flight waits for one of them to end before it is refused with 429. 0 refuses at once. Needs the ContainerCheckpointAPI feature gate.")
 }
 
 // Validate checks the flags.
@@ -63,6 +70,9 @@ func (o *CheckpointOptions) Validate() []error {
 		if d < time.Second || d%time.Second != 0 {
 			errs = append(errs, fmt.Errorf("%s must be a whole number of seconds, at least 1s, got %s", name, d))
 		}
+	}
+	if o.InflightWait < 0 {
+		errs = append(errs, fmt.Errorf("--checkpoint-inflight-wait must not be negative, got %s", o.InflightWait))
 	}
 	if o.MaxInflightPerNode < 0 {
 		errs = append(errs, fmt.Errorf("--checkpoint-max-inflight-per-node must not be negative, got %d", o.MaxInflightPerNode))

@@ -75,7 +75,7 @@ func (p *legacyProviderWithCheckpoint) NewRESTStorage(apiResourceConfigSource se
 		KubeletConn:    exec.KubeletConn,
 		DefaultTimeout: p.checkpoint.DefaultTimeout,
 		MaxTimeout:     p.checkpoint.MaxTimeout,
-		Limiter:        podrest.NewNodeLimiter(p.checkpoint.MaxInflightPerNode),
+		Limiter:        podrest.NewNodeLimiter(p.checkpoint.MaxInflightPerNode, p.checkpoint.InflightWait, nil),
 		Archives:       podrest.NewArchiveGuard(),
 		Events:         p.events,
 		Serializer:     info.NegotiatedSerializer,

@@ -81,6 +81,7 @@ func run(m *testing.M) int {
 			"--feature-gates=ContainerCheckpointAPI=true",
 			"--request-timeout=" + requestTimeout.String(),
 			"--checkpoint-max-inflight-per-node=1",
+			"--checkpoint-inflight-wait=2s",
 		},
 	})
 	if err != nil {

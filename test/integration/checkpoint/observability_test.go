@@ -55,19 +55,29 @@ func TestCheckpointBusyNode(t *testing.T) {
 	post := func(pod string) (*http.Response, metav1.Status) {
 		return rawRequest(t, http.MethodPost, "/api/v1/namespaces/"+ns+"/pods/"+pod+"/checkpoint")
 	}
+	// Another pod of the node waits --checkpoint-inflight-wait for a place.
 	resp, status := post("other")
-	want := "node node1 already has 1 checkpoints in flight (kube-apiserver --checkpoint-max-inflight-per-node): retry later"
-	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") != "1" || status.Message != want {
-		t.Errorf("another pod: got %d Retry-After %q %s\nwant 429 Retry-After 1 %s", resp.StatusCode, resp.Header.Get("Retry-After"), status.Message, want)
+	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") != "1" ||
+		!strings.Contains(status.Message, "node node1 already has 1 checkpoints in flight") || !strings.Contains(status.Message, "none ended within 2s") {
+		t.Errorf("another pod: got %d Retry-After %q %s\nwant 429 Retry-After 1 naming the bound and the wait", resp.StatusCode, resp.Header.Get("Retry-After"), status.Message)
 	}
 	resp, status = post("web")
-	want = `Operation cannot be fulfilled on pods/checkpoint "web": a checkpoint of container app is already in progress: its archive would be overwritten`
+	want := `Operation cannot be fulfilled on pods/checkpoint "web": a checkpoint of container app is already in progress: its archive would be overwritten`
 	if resp.StatusCode != http.StatusConflict || status.Message != want {
 		t.Errorf("the same container: got %d %s\nwant 409 %s", resp.StatusCode, status.Message, want)
 	}
+	// One that waits gets the place as soon as it is given back.
+	waiting := make(chan *http.Response, 1)
+	go func() {
+		resp, _ := post("other")
+		waiting <- resp
+	}()
 	close(release)
 	if err := <-first; err != nil {
 		t.Fatalf("the checkpoint holding the place: %v", err)
+	}
+	if resp := <-waiting; resp.StatusCode != http.StatusOK {
+		t.Errorf("the checkpoint that waited for a place: got %d, want 200", resp.StatusCode)
 	}
 	expectMetricGrowth(t, before, serverMetrics(t), "apiserver_pod_checkpoint_refused_total", map[string]int64{"429": 1, "409": 1})
 	kubelet.SetHandler(kubeletArchive)

@@ -206,9 +206,9 @@ func (h *checkpointHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) 
 			return
 		}
 	}
-	if !h.rest.Limiter.TryAcquire(node) {
+	if !h.rest.Limiter.Acquire(req.Context(), node, h.timeout) {
 		recordRefused(http.StatusTooManyRequests)
-		h.responder.Error(apierrors.NewTooManyRequests(fmt.Sprintf("node %s already has %d checkpoints in flight (kube-apiserver --checkpoint-max-inflight-per-node): retry later", node, h.rest.Limiter.Max()), retryAfterSeconds))
+		h.responder.Error(apierrors.NewTooManyRequests(fmt.Sprintf("node %s already has %d checkpoints in flight (kube-apiserver --checkpoint-max-inflight-per-node) and none ended within %s (--checkpoint-inflight-wait, at most the checkpoint's timeout): retry later", node, h.rest.Limiter.Max(), min(h.rest.Limiter.Wait(), h.timeout)), retryAfterSeconds))
 		return
 	}
 	defer h.rest.Limiter.Release(node)

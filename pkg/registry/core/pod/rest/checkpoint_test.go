@@ -209,31 +209,46 @@ func TestCheckpointRefusedBeforeTheKubelet(t *testing.T) {
 	}
 }
 
+// TestCheckpointBusyNode: a checkpoint whose node is at its bound waits for
+// a place: it is refused with 429 when none is given back in time, and taken
+// as soon as one is.
 func TestCheckpointBusyNode(t *testing.T) {
-	entered, release := make(chan struct{}, 2), make(chan struct{})
+	entered, release := make(chan struct{}, 2), make(chan struct{}, 2)
 	conn := kubelet(t, func(w http.ResponseWriter, r *http.Request) {
 		entered <- struct{}{}
 		<-release
 		_, _ = w.Write([]byte(`{"items":["/var/lib/kubelet/checkpoints/a.tar"]}`))
 	})
-	r := &CheckpointREST{Store: podGetter{"web": runningPod()}, KubeletConn: conn, DefaultTimeout: time.Minute, MaxTimeout: time.Hour, Limiter: NewNodeLimiter(1)}
+	fakeClock := clocktesting.NewFakeClock(time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC))
+	r := &CheckpointREST{Store: podGetter{"web": runningPod()}, KubeletConn: conn, DefaultTimeout: time.Minute, MaxTimeout: time.Hour,
+		Limiter: NewNodeLimiter(1, 10*time.Second, fakeClock), Clock: fakeClock}
 
 	first := make(chan *recorder)
 	go func() { first <- connect(t, r, &core.PodCheckpointOptions{}) }()
 	<-entered
-	busy := connect(t, r, &core.PodCheckpointOptions{})
-	status, ok := busy.err.(apierrors.APIStatus)
-	want := "node node1 already has 1 checkpoints in flight (kube-apiserver --checkpoint-max-inflight-per-node): retry later"
-	if !ok || status.Status().Code != 429 || busy.err.Error() != want || status.Status().Details.RetryAfterSeconds != 1 {
-		t.Fatalf("second checkpoint: got %v, want 429 %s with Retry-After 1", busy.err, want)
+	busy := make(chan *recorder)
+	go func() { busy <- connect(t, r, &core.PodCheckpointOptions{}) }()
+	waitForTimers(t, fakeClock, 2) // the first one's deadline, and the wait for a place
+	fakeClock.Step(10 * time.Second)
+	rec := <-busy
+	status, ok := rec.err.(apierrors.APIStatus)
+	if !ok || status.Status().Code != 429 || status.Status().Details.RetryAfterSeconds != 1 ||
+		!strings.Contains(rec.err.Error(), "node node1 already has 1 checkpoints in flight") || !strings.Contains(rec.err.Error(), "none ended within 10s") {
+		t.Fatalf("a checkpoint that found no place: got %v, want 429 naming the bound and the wait, with Retry-After 1", rec.err)
 	}
-	close(release)
+
+	// One that waits takes the place the first gives back.
+	third := make(chan *recorder)
+	go func() { third <- connect(t, r, &core.PodCheckpointOptions{}) }()
+	waitForTimers(t, fakeClock, 2)
+	release <- struct{}{}
 	if rec := <-first; rec.err != nil {
 		t.Fatalf("first checkpoint: %v", rec.err)
 	}
-	// The place was given back.
-	if rec := connect(t, r, &core.PodCheckpointOptions{}); rec.err != nil {
-		t.Fatalf("third checkpoint: %v", rec.err)
+	<-entered
+	release <- struct{}{}
+	if rec := <-third; rec.err != nil {
+		t.Fatalf("the checkpoint that waited: %v", rec.err)
 	}
 }
 
@@ -266,22 +281,58 @@ func TestCheckpointEvents(t *testing.T) {
 }
 
 func TestNodeLimiter(t *testing.T) {
-	l := NewNodeLimiter(2)
-	if !l.TryAcquire("a") || !l.TryAcquire("a") || l.TryAcquire("a") {
+	ctx := context.Background()
+	l := NewNodeLimiter(2, 0, nil)
+	if !l.Acquire(ctx, "a", time.Minute) || !l.Acquire(ctx, "a", time.Minute) || l.Acquire(ctx, "a", time.Minute) {
 		t.Fatal("node a: want two places")
 	}
-	if !l.TryAcquire("b") {
+	if !l.Acquire(ctx, "b", time.Minute) {
 		t.Fatal("node b is limited by node a")
 	}
 	l.Release("a")
-	if !l.TryAcquire("a") {
+	if !l.Acquire(ctx, "a", time.Minute) {
 		t.Fatal("a released place was not given back")
 	}
 	var unlimited *NodeLimiter
 	for range 100 {
-		if !unlimited.TryAcquire("a") || !NewNodeLimiter(0).TryAcquire("a") {
+		if !unlimited.Acquire(ctx, "a", 0) || !NewNodeLimiter(0, 0, nil).Acquire(ctx, "a", 0) {
 			t.Fatal("no limit refused a checkpoint")
 		}
+	}
+}
+
+// TestNodeLimiterWait: a full node's waiter gives up after the limiter's wait
+// or the checkpoint's timeout, whichever is shorter, or when its request ends.
+func TestNodeLimiterWait(t *testing.T) {
+	fakeClock := clocktesting.NewFakeClock(time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC))
+	l := NewNodeLimiter(1, time.Minute, fakeClock)
+	ctx := context.Background()
+	if !l.Acquire(ctx, "a", time.Hour) {
+		t.Fatal("the first place")
+	}
+	for _, tc := range []struct {
+		name  string
+		limit time.Duration
+	}{{"the limiter's wait", time.Hour}, {"the checkpoint's timeout", 5 * time.Second}} {
+		got := make(chan bool)
+		go func() { got <- l.Acquire(ctx, "a", tc.limit) }()
+		waitForTimers(t, fakeClock, 1)
+		fakeClock.Step(min(time.Minute, tc.limit) - time.Millisecond)
+		if !fakeClock.HasWaiters() {
+			t.Fatalf("%s: gave up early", tc.name)
+		}
+		fakeClock.Step(time.Millisecond)
+		if <-got {
+			t.Fatalf("%s: got a place on a full node", tc.name)
+		}
+	}
+	cancelled, cancel := context.WithCancel(ctx)
+	got := make(chan bool)
+	go func() { got <- l.Acquire(cancelled, "a", time.Hour) }()
+	waitForTimers(t, fakeClock, 1)
+	cancel()
+	if <-got {
+		t.Fatal("a request that ended got a place")
 	}
 }
 

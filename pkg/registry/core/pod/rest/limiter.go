@@ -17,23 +17,37 @@ limitations under the License.
 package rest
 
 import (
+	"context"
 	"sync"
 	"time"
+
+	"k8s.io/utils/clock"
 )
 
 // NodeLimiter bounds the checkpoints in flight per node: a checkpoint
 // freezes a container and writes all of its memory to the node's disk, and a
-// node asked for many at once slows every one of them and its other pods.
+// node asked for many at once slows every one of them and its other pods. A
+// checkpoint that finds its node at the bound waits, for a while, for a place
+// to be given back (as API Priority and Fairness queues requests), so that a
+// burst of checkpoints is served at the node's pace instead of being refused.
 type NodeLimiter struct {
-	max      int
+	max   int
+	wait  time.Duration
+	clock clock.Clock
+
 	mu       sync.Mutex
 	inFlight map[string]int
+	// freed is closed, and forgotten, when a place on the node is given back.
+	freed map[string]chan struct{}
 }
 
-// NewNodeLimiter allows max checkpoints in flight per node; max <= 0 allows
-// any number.
-func NewNodeLimiter(max int) *NodeLimiter {
-	return &NodeLimiter{max: max, inFlight: map[string]int{}}
+// NewNodeLimiter allows max checkpoints in flight per node, max <= 0 any
+// number; one more waits up to wait for a place.
+func NewNodeLimiter(max int, wait time.Duration, clk clock.Clock) *NodeLimiter {
+	if clk == nil {
+		clk = clock.RealClock{}
+	}
+	return &NodeLimiter{max: max, wait: wait, clock: clk, inFlight: map[string]int{}, freed: map[string]chan struct{}{}}
 }
 
 // Max is the bound per node, 0 for none.
@@ -44,19 +58,56 @@ func (l *NodeLimiter) Max() int {
 	return l.max
 }
 
-// TryAcquire takes a place on node, or reports that node is at its bound.
-// Every successful TryAcquire must be followed by one Release.
-func (l *NodeLimiter) TryAcquire(node string) bool {
+// Wait is how long a checkpoint waits for a place.
+func (l *NodeLimiter) Wait() time.Duration {
+	if l == nil {
+		return 0
+	}
+	return l.wait
+}
+
+// Acquire takes a place on node, waiting for one up to the limiter's wait
+// (at most limit, the checkpoint's own timeout) or until ctx ends; it reports
+// false when it got none. Every successful Acquire must be followed by one
+// Release.
+func (l *NodeLimiter) Acquire(ctx context.Context, node string, limit time.Duration) bool {
 	if l.Max() == 0 {
 		return true
 	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.inFlight[node] >= l.max {
-		return false
+	var deadline clock.Timer
+	defer func() {
+		if deadline != nil {
+			deadline.Stop()
+		}
+	}()
+	for {
+		l.mu.Lock()
+		if l.inFlight[node] < l.max {
+			l.inFlight[node]++
+			l.mu.Unlock()
+			return true
+		}
+		freed, ok := l.freed[node]
+		if !ok {
+			freed = make(chan struct{})
+			l.freed[node] = freed
+		}
+		l.mu.Unlock()
+		wait := min(l.wait, limit)
+		if wait <= 0 {
+			return false
+		}
+		if deadline == nil {
+			deadline = l.clock.NewTimer(wait)
+		}
+		select {
+		case <-freed:
+		case <-deadline.C():
+			return false
+		case <-ctx.Done():
+			return false
+		}
 	}
-	l.inFlight[node]++
-	return true
 }
 
 // Release gives back a place taken on node.
@@ -68,6 +119,10 @@ func (l *NodeLimiter) Release(node string) {
 	defer l.mu.Unlock()
 	if l.inFlight[node]--; l.inFlight[node] <= 0 {
 		delete(l.inFlight, node)
+	}
+	if freed, ok := l.freed[node]; ok {
+		close(freed)
+		delete(l.freed, node)
 	}
 }
 
