@@ -207,6 +207,9 @@ func (h *checkpointHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) 
 		}
 	}
 	if !h.rest.Limiter.Acquire(req.Context(), node, h.timeout) {
+		if req.Context().Err() != nil {
+			return // the client left while waiting for a place: nobody to refuse
+		}
 		recordRefused(http.StatusTooManyRequests)
 		h.responder.Error(apierrors.NewTooManyRequests(fmt.Sprintf("node %s already has %d checkpoints in flight (kube-apiserver --checkpoint-max-inflight-per-node) and none ended within %s (--checkpoint-inflight-wait, at most the checkpoint's timeout): retry later", node, h.rest.Limiter.Max(), min(h.rest.Limiter.Wait(), h.timeout)), retryAfterSeconds))
 		return
