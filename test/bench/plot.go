@@ -42,8 +42,10 @@ func writePlot(path string, levels []memoryLevel) error {
 		ticks = append(ticks, plot.Tick{Value: float64(l.mib), Label: strconv.Itoa(l.mib)})
 	}
 	p.X.Tick.Marker = plot.ConstantTicks(ticks)
+	// Room for the dots beside the first and the last level; a log scale
+	// needs a range above zero even with no level measured.
+	p.X.Min, p.X.Max = 16*0.8, 1024*1.25
 	if len(levels) > 0 {
-		// Room for the dots beside the first and the last level.
 		p.X.Min, p.X.Max = float64(levels[0].mib)*0.8, float64(levels[len(levels)-1].mib)*1.25
 	}
 	p.Y.Min = 0

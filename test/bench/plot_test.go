@@ -24,12 +24,23 @@ import (
 	"time"
 )
 
-// TestWritePlot draws a PNG from the samples of two memory levels.
+// TestWritePlot draws a PNG from the samples of two memory levels, and one
+// when the memory sweep measured nothing.
 func TestWritePlot(t *testing.T) {
-	levels := []memoryLevel{
-		{mib: 16, samples: map[string][]sample{pathAPI: {{took: 300 * time.Millisecond}, {took: 320 * time.Millisecond}}, pathCrictl: {{took: 280 * time.Millisecond}}}},
-		{mib: 256, samples: map[string][]sample{pathAPI: {{took: 1200 * time.Millisecond}}, pathCrictl: {{took: 1100 * time.Millisecond}, {took: 1150 * time.Millisecond}}}},
+	for name, levels := range map[string][]memoryLevel{
+		"two levels": {
+			{mib: 16, samples: map[string][]sample{pathAPI: {{took: 300 * time.Millisecond}, {took: 320 * time.Millisecond}}, pathCrictl: {{took: 280 * time.Millisecond}}}},
+			{mib: 256, samples: map[string][]sample{pathAPI: {{took: 1200 * time.Millisecond}}, pathCrictl: {{took: 1100 * time.Millisecond}, {took: 1150 * time.Millisecond}}}},
+		},
+		"no level": nil,
+		"a path that failed": {{mib: 16, samples: map[string][]sample{pathAPI: {{took: 300 * time.Millisecond}}}}},
+	} {
+		t.Run(name, func(t *testing.T) { expectPlot(t, levels) })
 	}
+}
+
+func expectPlot(t *testing.T, levels []memoryLevel) {
+	t.Helper()
 	out := filepath.Join(t.TempDir(), "plot.png")
 	if err := writePlot(out, levels); err != nil {
 		t.Fatal(err)
