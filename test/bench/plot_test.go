@@ -32,7 +32,7 @@ func TestWritePlot(t *testing.T) {
 			{mib: 16, samples: map[string][]sample{pathAPI: {{took: 300 * time.Millisecond}, {took: 320 * time.Millisecond}}, pathCrictl: {{took: 280 * time.Millisecond}}}},
 			{mib: 256, samples: map[string][]sample{pathAPI: {{took: 1200 * time.Millisecond}}, pathCrictl: {{took: 1100 * time.Millisecond}, {took: 1150 * time.Millisecond}}}},
 		},
-		"no level": nil,
+		"no level":           nil,
 		"a path that failed": {{mib: 16, samples: map[string][]sample{pathAPI: {{took: 300 * time.Millisecond}}}}},
 	} {
 		t.Run(name, func(t *testing.T) { expectPlot(t, levels) })
