@@ -18,8 +18,10 @@ package controlplane
 
 import (
 	"fmt"
+	"os"
 	"reflect"
 
+	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	genericapiserver "k8s.io/apiserver/pkg/server"
@@ -34,7 +36,23 @@ import (
 	"k8s.io/kubernetes/pkg/controlplane/controller/kubernetesservice"
 	kubefeatures "k8s.io/kubernetes/pkg/features"
 	kubeletclient "k8s.io/kubernetes/pkg/kubelet/client"
+
+	podrest "github.com/kube-checkpoint/kubernetes/pkg/registry/core/pod/rest"
 )
+
+// checkpointClaimsHookName watches the claims of checkpoints and deletes the
+// expired ones.
+const checkpointClaimsHookName = "start-checkpoint-claims"
+
+// claimHolder names this replica in the claims it writes: the host, for
+// operators, and the apiserver's ID, which tells replicas on one host apart.
+func claimHolder(apiserverID string) string {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		return apiserverID
+	}
+	return host + "_" + apiserverID
+}
 
 // New mirrors controlplane.CompletedConfig.New (v1.37.2). With a non-nil
 // checkpoint it decorates the core storage provider with pods/checkpoint and
@@ -68,9 +86,19 @@ func New(c controlplane.CompletedConfig, delegationTarget genericapiserver.Deleg
 		// Every checkpoint is recorded as an Event on its pod.
 		broadcaster := record.NewBroadcaster()
 		events := broadcaster.NewRecorder(clientgoscheme.Scheme, corev1.EventSource{Component: "kube-apiserver"})
-		if restStorageProviders[0], err = withCheckpoint(restStorageProviders[0], checkpoint, events); err != nil {
+		// Every replica keeps its checkpoints apart from the others' through
+		// claims (Leases) in the cluster's own store.
+		if !c.ControlPlane.Generic.MergedResourceConfig.ResourceEnabled(coordinationv1.SchemeGroupVersion.WithResource("leases")) {
+			return nil, fmt.Errorf("the ContainerCheckpointAPI feature needs coordination.k8s.io/v1 leases, which --runtime-config disables: pods/checkpoint keeps the checkpoints of every apiserver apart with them")
+		}
+		claims := podrest.NewClaims(client, claimHolder(c.ControlPlane.Generic.APIServerID), checkpoint.MaxInflightPerNode, checkpoint.InflightWait, nil)
+		if restStorageProviders[0], err = withCheckpoint(restStorageProviders[0], checkpoint, events, claims); err != nil {
 			return nil, err
 		}
+		s.ControlPlane.GenericAPIServer.AddPostStartHookOrDie(checkpointClaimsHookName, func(hookContext genericapiserver.PostStartHookContext) error {
+			go claims.Run(hookContext)
+			return nil
+		})
 		// As upstream installs its rbac/bootstrap-roles hook only with the
 		// RBAC group, so is this one: without it the hook could never succeed.
 		if c.ControlPlane.Generic.MergedResourceConfig.ResourceEnabled(rbacv1.SchemeGroupVersion.WithResource("clusterroles")) {

@@ -40,11 +40,12 @@ type legacyProviderWithCheckpoint struct {
 	postStartHook genericapiserver.PostStartHookProvider
 	checkpoint    *CheckpointOptions
 	events        record.EventRecorder
+	claims        *podrest.Claims
 }
 
 var _ genericapiserver.PostStartHookProvider = &legacyProviderWithCheckpoint{}
 
-func withCheckpoint(legacy controlplaneapiserver.RESTStorageProvider, checkpoint *CheckpointOptions, events record.EventRecorder) (controlplaneapiserver.RESTStorageProvider, error) {
+func withCheckpoint(legacy controlplaneapiserver.RESTStorageProvider, checkpoint *CheckpointOptions, events record.EventRecorder, claims *podrest.Claims) (controlplaneapiserver.RESTStorageProvider, error) {
 	if legacy.GroupName() != "" {
 		return nil, fmt.Errorf("expected the core storage provider first, got group %q", legacy.GroupName())
 	}
@@ -52,7 +53,7 @@ func withCheckpoint(legacy controlplaneapiserver.RESTStorageProvider, checkpoint
 	if !ok {
 		return nil, fmt.Errorf("the core storage provider %T no longer has a post-start hook", legacy)
 	}
-	return &legacyProviderWithCheckpoint{RESTStorageProvider: legacy, postStartHook: hook, checkpoint: checkpoint, events: events}, nil
+	return &legacyProviderWithCheckpoint{RESTStorageProvider: legacy, postStartHook: hook, checkpoint: checkpoint, events: events, claims: claims}, nil
 }
 
 // NewRESTStorage returns upstream's core group with pods/checkpoint added.
@@ -75,8 +76,7 @@ func (p *legacyProviderWithCheckpoint) NewRESTStorage(apiResourceConfigSource se
 		KubeletConn:    exec.KubeletConn,
 		DefaultTimeout: p.checkpoint.DefaultTimeout,
 		MaxTimeout:     p.checkpoint.MaxTimeout,
-		Limiter:        podrest.NewNodeLimiter(p.checkpoint.MaxInflightPerNode, p.checkpoint.InflightWait, nil),
-		Archives:       podrest.NewArchiveGuard(),
+		Claims:         p.claims,
 		Events:         p.events,
 		Serializer:     info.NegotiatedSerializer,
 	}

@@ -75,11 +75,10 @@ type CheckpointREST struct {
 	DefaultTimeout time.Duration
 	// MaxTimeout is the largest timeoutSeconds a request may ask for.
 	MaxTimeout time.Duration
-	// Limiter bounds the checkpoints in flight per node; nil bounds none.
-	Limiter *NodeLimiter
-	// Archives keeps checkpoints of one container from overwriting each
-	// other's archive; nil keeps none apart.
-	Archives *ArchiveGuard
+	// Claims keeps the checkpoints of every apiserver replica apart: one
+	// in flight per container, a second between two of a container (so no
+	// archive is overwritten) and a bound per node; nil keeps none apart.
+	Claims *Claims
 	// Events records an Event on the pod for every checkpoint the kubelet
 	// was asked for; nil records none.
 	Events record.EventRecorder
@@ -188,35 +187,49 @@ func (h *checkpointHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) 
 	}
 	p := h.target.Pod
 	node := p.Spec.NodeName
-	key := p.Namespace + "/" + p.Name + "/" + h.target.Container
 	clk := h.rest.clock()
-	wait, ok := h.rest.Archives.Begin(key, clk.Now())
-	if !ok {
-		recordRefused(http.StatusConflict)
-		h.responder.Error(apierrors.NewConflict(core.Resource("pods/checkpoint"), p.Name,
-			fmt.Errorf("a checkpoint of container %s is already in progress: its archive would be overwritten", h.target.Container)))
+	// The claims are held as long as the kubelet may take.
+	hold := h.timeout + KubeletGrace
+	claim, err := h.rest.Claims.ClaimContainer(req.Context(), p.Namespace, p.Name, h.target.Container, node, hold)
+	if err != nil {
+		if apierrors.IsConflict(err) {
+			recordRefused(http.StatusConflict)
+		}
+		h.responder.Error(err)
 		return
 	}
-	defer func() { h.rest.Archives.End(key, clk.Now()) }()
-	if wait > 0 {
-		select {
-		case <-clk.After(wait):
-		case <-req.Context().Done():
-			h.responder.Error(apierrors.NewTimeoutError("the request ended while waiting to checkpoint", 0))
-			return
+	asked := false
+	defer func() {
+		if asked {
+			claim.End()
+		} else {
+			claim.Release() // no archive was named: nothing to space
 		}
+	}()
+	place, ok, err := h.rest.Claims.ClaimNode(req.Context(), node, h.timeout, hold)
+	if err != nil {
+		h.responder.Error(err)
+		return
 	}
-	if !h.rest.Limiter.Acquire(req.Context(), node, h.timeout) {
+	if !ok {
 		if req.Context().Err() != nil {
 			return // the client left while waiting for a place: nobody to refuse
 		}
 		recordRefused(http.StatusTooManyRequests)
-		h.responder.Error(apierrors.NewTooManyRequests(fmt.Sprintf("node %s already has %d checkpoints in flight (kube-apiserver --checkpoint-max-inflight-per-node) and none ended within %s (--checkpoint-inflight-wait, at most the checkpoint's timeout): retry later", node, h.rest.Limiter.Max(), min(h.rest.Limiter.Wait(), h.timeout)), retryAfterSeconds))
+		h.responder.Error(apierrors.NewTooManyRequests(fmt.Sprintf("node %s already has %d checkpoints in flight (kube-apiserver --checkpoint-max-inflight-per-node, counted over every apiserver) and none ended within %s (--checkpoint-inflight-wait, at most the checkpoint's timeout): retry later", node, h.rest.Claims.Max(), min(h.rest.Claims.Wait(), h.timeout)), retryAfterSeconds))
 		return
 	}
-	defer h.rest.Limiter.Release(node)
+	defer place.Release()
+	if place.Waited() {
+		// It waited for the place: the container's claim lasts from now.
+		if err := claim.Renew(req.Context(), hold); err != nil {
+			h.responder.Error(err)
+			return
+		}
+	}
 
 	start := clk.Now()
+	asked = true
 	result, err := h.checkpoint(req.Context())
 	if errors.Is(err, errClientClosed) {
 		// Nobody is left to answer, and the kubelet did nothing wrong: no Event.

@@ -91,9 +91,14 @@ func kubelet(t *testing.T, h http.HandlerFunc) kubeletConn {
 
 func connect(t *testing.T, r *CheckpointREST, opts *core.PodCheckpointOptions) *recorder {
 	t.Helper()
+	return connectPod(t, r, "web", opts)
+}
+
+func connectPod(t *testing.T, r *CheckpointREST, name string, opts *core.PodCheckpointOptions) *recorder {
+	t.Helper()
 	rec := &recorder{}
 	ctx := genericapirequest.WithNamespace(context.Background(), "default")
-	h, err := r.Connect(ctx, "web", opts, rec)
+	h, err := r.Connect(ctx, name, opts, rec)
 	if err != nil {
 		rec.err = err
 		return rec
@@ -219,16 +224,18 @@ func TestCheckpointBusyNode(t *testing.T) {
 		<-release
 		_, _ = w.Write([]byte(`{"items":["/var/lib/kubelet/checkpoints/a.tar"]}`))
 	})
-	fakeClock := clocktesting.NewFakeClock(time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC))
-	r := &CheckpointREST{Store: podGetter{"web": runningPod()}, KubeletConn: conn, DefaultTimeout: time.Minute, MaxTimeout: time.Hour,
-		Limiter: NewNodeLimiter(1, 10*time.Second, fakeClock), Clock: fakeClock}
+	fakeClock := newFakeClock()
+	other := runningPod()
+	other.Name = "other"
+	r := &CheckpointREST{Store: podGetter{"web": runningPod(), "other": other}, KubeletConn: conn, DefaultTimeout: time.Minute, MaxTimeout: time.Hour,
+		Claims: NewClaims(newLeaseStore(), "apiserver-a", 1, 10*time.Second, fakeClock), Clock: fakeClock}
 
 	first := make(chan *recorder)
 	go func() { first <- connect(t, r, &core.PodCheckpointOptions{}) }()
 	<-entered
 	busy := make(chan *recorder)
-	go func() { busy <- connect(t, r, &core.PodCheckpointOptions{}) }()
-	waitForTimers(t, fakeClock, 2) // the first one's deadline, and the wait for a place
+	go func() { busy <- connectPod(t, r, "other", &core.PodCheckpointOptions{}) }()
+	waitForTimers(t, fakeClock, 3) // the first one's deadline, and the wait for a place and its poll
 	fakeClock.Step(10 * time.Second)
 	rec := <-busy
 	status, ok := rec.err.(apierrors.APIStatus)
@@ -239,8 +246,8 @@ func TestCheckpointBusyNode(t *testing.T) {
 
 	// One that waits takes the place the first gives back.
 	third := make(chan *recorder)
-	go func() { third <- connect(t, r, &core.PodCheckpointOptions{}) }()
-	waitForTimers(t, fakeClock, 2)
+	go func() { third <- connectPod(t, r, "other", &core.PodCheckpointOptions{}) }()
+	waitForTimers(t, fakeClock, 3)
 	release <- struct{}{}
 	if rec := <-first; rec.err != nil {
 		t.Fatalf("first checkpoint: %v", rec.err)
@@ -280,62 +287,6 @@ func TestCheckpointEvents(t *testing.T) {
 	}
 }
 
-func TestNodeLimiter(t *testing.T) {
-	ctx := context.Background()
-	l := NewNodeLimiter(2, 0, nil)
-	if !l.Acquire(ctx, "a", time.Minute) || !l.Acquire(ctx, "a", time.Minute) || l.Acquire(ctx, "a", time.Minute) {
-		t.Fatal("node a: want two places")
-	}
-	if !l.Acquire(ctx, "b", time.Minute) {
-		t.Fatal("node b is limited by node a")
-	}
-	l.Release("a")
-	if !l.Acquire(ctx, "a", time.Minute) {
-		t.Fatal("a released place was not given back")
-	}
-	var unlimited *NodeLimiter
-	for range 100 {
-		if !unlimited.Acquire(ctx, "a", 0) || !NewNodeLimiter(0, 0, nil).Acquire(ctx, "a", 0) {
-			t.Fatal("no limit refused a checkpoint")
-		}
-	}
-}
-
-// TestNodeLimiterWait: a full node's waiter gives up after the limiter's wait
-// or the checkpoint's timeout, whichever is shorter, or when its request ends.
-func TestNodeLimiterWait(t *testing.T) {
-	fakeClock := clocktesting.NewFakeClock(time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC))
-	l := NewNodeLimiter(1, time.Minute, fakeClock)
-	ctx := context.Background()
-	if !l.Acquire(ctx, "a", time.Hour) {
-		t.Fatal("the first place")
-	}
-	for _, tc := range []struct {
-		name  string
-		limit time.Duration
-	}{{"the limiter's wait", time.Hour}, {"the checkpoint's timeout", 5 * time.Second}} {
-		got := make(chan bool)
-		go func() { got <- l.Acquire(ctx, "a", tc.limit) }()
-		waitForTimers(t, fakeClock, 1)
-		fakeClock.Step(min(time.Minute, tc.limit) - time.Millisecond)
-		if !fakeClock.HasWaiters() {
-			t.Fatalf("%s: gave up early", tc.name)
-		}
-		fakeClock.Step(time.Millisecond)
-		if <-got {
-			t.Fatalf("%s: got a place on a full node", tc.name)
-		}
-	}
-	cancelled, cancel := context.WithCancel(ctx)
-	got := make(chan bool)
-	go func() { got <- l.Acquire(cancelled, "a", time.Hour) }()
-	waitForTimers(t, fakeClock, 1)
-	cancel()
-	if <-got {
-		t.Fatal("a request that ended got a place")
-	}
-}
-
 // TestCheckpointArchivesNeverShareAName: the kubelet names archives by the
 // second, so one container's checkpoints are kept a second apart, and one in
 // flight refuses another.
@@ -346,8 +297,9 @@ func TestCheckpointArchivesNeverShareAName(t *testing.T) {
 		<-release
 		_, _ = fmt.Fprint(w, `{"items":["/var/lib/kubelet/checkpoints/checkpoint-web_default-app-2026-11-27T03:00:00Z.tar"]}`)
 	})
-	fakeClock := clocktesting.NewFakeClock(time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC))
-	r := &CheckpointREST{Store: podGetter{"web": runningPod()}, KubeletConn: conn, DefaultTimeout: time.Minute, MaxTimeout: time.Hour, Archives: NewArchiveGuard(), Clock: fakeClock}
+	fakeClock := newFakeClock()
+	store := newLeaseStore()
+	r := &CheckpointREST{Store: podGetter{"web": runningPod()}, KubeletConn: conn, DefaultTimeout: time.Minute, MaxTimeout: time.Hour, Claims: NewClaims(store, "apiserver-a", 0, 0, fakeClock), Clock: fakeClock}
 
 	first := make(chan *recorder)
 	go func() { first <- connect(t, r, &core.PodCheckpointOptions{}) }()
@@ -366,7 +318,7 @@ func TestCheckpointArchivesNeverShareAName(t *testing.T) {
 	release <- struct{}{}
 	second := make(chan *recorder)
 	go func() { second <- connect(t, r, &core.PodCheckpointOptions{}) }()
-	waitForTimers(t, fakeClock, 1) // the spacing; the deadline starts after it
+	waitForTimers(t, fakeClock, 2) // the spacing and the first claim's give-back; the deadline starts after them
 	fakeClock.Step(time.Second - time.Millisecond)
 	select {
 	case <-entered:
@@ -388,28 +340,6 @@ func waitForTimers(t *testing.T, fakeClock *clocktesting.FakeClock, n int) {
 	})
 	if err != nil {
 		t.Fatalf("%d timers wait on the clock, want %d", fakeClock.Waiters(), n)
-	}
-}
-
-func TestArchiveGuard(t *testing.T) {
-	g := NewArchiveGuard()
-	now := time.Unix(1000, 0)
-	if wait, ok := g.Begin("a", now); !ok || wait != 0 {
-		t.Fatalf("first: %s %v", wait, ok)
-	}
-	if _, ok := g.Begin("a", now); ok {
-		t.Fatal("a second checkpoint of a was let through while one is in flight")
-	}
-	if wait, ok := g.Begin("b", now); !ok || wait != 0 {
-		t.Fatalf("b waits for a: %s %v", wait, ok)
-	}
-	g.End("a", now.Add(300*time.Millisecond))
-	if wait, ok := g.Begin("a", now.Add(500*time.Millisecond)); !ok || wait != 800*time.Millisecond {
-		t.Fatalf("after a ended: wait %s %v, want 800ms", wait, ok)
-	}
-	g.End("a", now.Add(2*time.Second))
-	if wait, ok := g.Begin("a", now.Add(4*time.Second)); !ok || wait != 0 {
-		t.Fatalf("long after: wait %s %v", wait, ok)
 	}
 }
 

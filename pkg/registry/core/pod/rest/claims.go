@@ -1,0 +1,507 @@
+/*
+Copyright The kube-checkpoint Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package rest
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"sync"
+	"time"
+
+	coordinationv1 "k8s.io/api/coordination/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	coordinationv1client "k8s.io/client-go/kubernetes/typed/coordination/v1"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/klog/v2"
+	"k8s.io/utils/clock"
+	"k8s.io/utils/ptr"
+
+	"github.com/kube-checkpoint/kubernetes/pkg/apis/core"
+)
+
+// The claims of checkpoints are coordination.k8s.io/v1 Leases in kube-system,
+// where only cluster administrators and the control plane may write, written
+// through the API with optimistic concurrency as leader election and node
+// heartbeats are. Every kube-apiserver replica sees the same claims, so the
+// guarantees of pods/checkpoint hold across replicas.
+const (
+	// ClaimNamespace holds every claim.
+	ClaimNamespace = metav1.NamespaceSystem
+	// LabelClaim marks a claim: ClaimContainer or ClaimNode. List them with
+	// kubectl get leases -n kube-system -l checkpoint.kubernetes.io/claim
+	LabelClaim = "checkpoint.kubernetes.io/claim"
+	// LabelNode is a digest of the claim's node name (a node name may be
+	// longer than a label value).
+	LabelNode = "checkpoint.kubernetes.io/node-digest"
+	// ClaimContainer is the claim of a container's archive name: one
+	// checkpoint of it in flight at a time, and a second between two.
+	ClaimContainer = "container"
+	// ClaimNode is one of the --checkpoint-max-inflight-per-node places of a
+	// node.
+	ClaimNode = "node"
+	// AnnotationPod, AnnotationContainer and AnnotationNode say what a claim
+	// is for, in full.
+	AnnotationPod       = "checkpoint.kubernetes.io/pod"
+	AnnotationContainer = "checkpoint.kubernetes.io/container"
+	AnnotationNode      = "checkpoint.kubernetes.io/node"
+	// AnnotationEnded is when the checkpoint that holds a container's claim
+	// ended. The claim is kept a second more, so that the next checkpoint of
+	// the container starts in a later second on the node's clock.
+	AnnotationEnded = "checkpoint.kubernetes.io/ended"
+)
+
+const (
+	// archiveSpacing is the time between the end of one checkpoint of a
+	// container and the start of the next: the kubelet names an archive by
+	// the second its checkpoint started on the node.
+	archiveSpacing = time.Second
+	// claimPoll is how often a checkpoint that waits for a place on its node
+	// looks again, in case the watch of the claims is late.
+	claimPoll = time.Second
+	// claimGCPeriod is how often every replica deletes the claims that
+	// expired: those of an apiserver that stopped in the middle of a
+	// checkpoint. No claim outlives its expiry by more than this.
+	claimGCPeriod = 30 * time.Second
+	// claimWriteTimeout bounds the writes that give a claim back.
+	claimWriteTimeout = 10 * time.Second
+	// claimAttempts bounds the rounds of a claim that keeps losing races.
+	claimAttempts = 5
+)
+
+// Claims keeps the checkpoints of every kube-apiserver replica apart:
+//   - one checkpoint of a container in flight at a time, whichever replica
+//     serves it, and the next one at least a second after (the kubelet names
+//     an archive by the second, so a second checkpoint within it would
+//     overwrite the first);
+//   - at most MaxPerNode checkpoints in flight on a node in the whole
+//     cluster; one more waits up to Wait for a place.
+//
+// A claim expires after its checkpoint's timeout and the kubelet's grace, so
+// that a replica that died in the middle of a checkpoint blocks nobody for
+// longer; every replica deletes the claims that expired. Expiry compares the
+// claim's renew time with this replica's clock, as upstream's garbage
+// collection of apiserver identity leases does; the spacing of two
+// checkpoints of a container never compares the clocks of two replicas.
+type Claims struct {
+	leases   coordinationv1client.LeaseInterface
+	informer cache.SharedIndexInformer
+	start    func(stop <-chan struct{})
+	holder   string
+	max      int
+	wait     time.Duration
+	clock    clock.WithTickerAndDelayedExecution
+
+	mu sync.Mutex
+	// freed is closed, and forgotten, when a place on a node (by digest)
+	// may have been given back, here or by another replica.
+	freed map[string]chan struct{}
+}
+
+// NewClaims keeps checkpoints apart through the claims in client's cluster.
+// holder names this replica in the claims it writes; maxPerNode <= 0 bounds
+// no node. Run must be called for the watch of the claims and their garbage
+// collection; without it claims still work, reading from the API.
+func NewClaims(client kubernetes.Interface, holder string, maxPerNode int, wait time.Duration, clk clock.WithTickerAndDelayedExecution) *Claims {
+	if clk == nil {
+		clk = clock.RealClock{}
+	}
+	factory := informers.NewSharedInformerFactoryWithOptions(client, 0, informers.WithNamespace(ClaimNamespace),
+		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = LabelClaim }))
+	c := &Claims{
+		leases:   client.CoordinationV1().Leases(ClaimNamespace),
+		informer: factory.Coordination().V1().Leases().Informer(),
+		start:    factory.Start,
+		holder:   holder,
+		max:      maxPerNode,
+		wait:     wait,
+		clock:    clk,
+		freed:    map[string]chan struct{}{},
+	}
+	wake := func(obj any) {
+		if l, ok := obj.(*coordinationv1.Lease); ok && l.Labels[LabelClaim] == ClaimNode {
+			c.wake(l.Labels[LabelNode])
+		}
+	}
+	_, _ = c.informer.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		UpdateFunc: func(_, obj any) { wake(obj) },
+		DeleteFunc: func(obj any) {
+			if tombstone, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+				obj = tombstone.Obj
+			}
+			wake(obj)
+		},
+	})
+	return c
+}
+
+// Run watches the claims and deletes the expired ones until ctx ends.
+func (c *Claims) Run(ctx context.Context) {
+	c.start(ctx.Done())
+	if !cache.WaitForCacheSync(ctx.Done(), c.informer.HasSynced) {
+		return
+	}
+	ticker := c.clock.NewTicker(claimGCPeriod)
+	defer ticker.Stop()
+	for {
+		c.collect(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C():
+		}
+	}
+}
+
+// collect deletes the claims that expired; another replica may be deleting
+// them too, and one that was taken meanwhile is left to its new holder.
+func (c *Claims) collect(ctx context.Context) {
+	now := c.clock.Now()
+	for _, obj := range c.informer.GetStore().List() {
+		l, ok := obj.(*coordinationv1.Lease)
+		if !ok || !expired(l, now) {
+			continue
+		}
+		err := c.leases.Delete(ctx, l.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &l.UID, ResourceVersion: &l.ResourceVersion}})
+		switch {
+		case err == nil:
+			klog.FromContext(ctx).Info("Deleted an expired checkpoint claim", "lease", klog.KObj(l), "holder", ptr.Deref(l.Spec.HolderIdentity, ""))
+		case apierrors.IsNotFound(err) || apierrors.IsConflict(err):
+		default:
+			klog.FromContext(ctx).Error(err, "Cannot delete an expired checkpoint claim", "lease", klog.KObj(l))
+		}
+	}
+}
+
+// Max is the bound per node, 0 for none.
+func (c *Claims) Max() int {
+	if c == nil || c.max <= 0 {
+		return 0
+	}
+	return c.max
+}
+
+// Wait is how long a checkpoint waits for a place on its node.
+func (c *Claims) Wait() time.Duration {
+	if c == nil {
+		return 0
+	}
+	return c.wait
+}
+
+// Claim is a claim held by this replica.
+type Claim struct {
+	claims *Claims
+	lease  *coordinationv1.Lease
+	// waited tells a place on a node that was waited for.
+	waited bool
+}
+
+// Waited reports whether the place on the node was waited for.
+func (cl *Claim) Waited() bool {
+	return cl != nil && cl.waited
+}
+
+// ClaimContainer claims container of pod namespace/name on node for a
+// checkpoint that takes at most hold. A checkpoint of the container that
+// ended less than a second ago is waited out (on this replica's clock, from
+// when its end was seen); one in flight refuses with 409.
+func (c *Claims) ClaimContainer(ctx context.Context, namespace, name, container, node string, hold time.Duration) (*Claim, error) {
+	if c == nil {
+		return nil, nil
+	}
+	leaseName := "checkpoint-" + digest(namespace+"/"+name+"/"+container, 40)
+	for range claimAttempts {
+		lease, err := c.leases.Create(ctx, c.newLease(leaseName, ClaimContainer, node, hold, map[string]string{
+			AnnotationPod: namespace + "/" + name, AnnotationContainer: container, AnnotationNode: node,
+		}), metav1.CreateOptions{})
+		if err == nil {
+			return &Claim{claims: c, lease: lease}, nil
+		}
+		if !apierrors.IsAlreadyExists(err) {
+			return nil, c.writeError(ctx, err)
+		}
+		held, err := c.leases.Get(ctx, leaseName, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			continue // given back meanwhile
+		}
+		if err != nil {
+			return nil, c.writeError(ctx, err)
+		}
+		switch {
+		case held.Annotations[AnnotationEnded] != "":
+			// Its checkpoint ended: wait a second from now, which is after
+			// it ended whatever the clocks of the two replicas say.
+			select {
+			case <-c.clock.After(archiveSpacing):
+			case <-ctx.Done():
+				return nil, apierrors.NewTimeoutError("the request ended while waiting to checkpoint", 0)
+			}
+		case !expired(held, c.clock.Now()):
+			return nil, apierrors.NewConflict(core.Resource("pods/checkpoint"), name,
+				fmt.Errorf("a checkpoint of container %s is already in progress (served by %s since %s): its archive would be overwritten",
+					container, ptr.Deref(held.Spec.HolderIdentity, "an unknown apiserver"), held.Spec.AcquireTime.UTC().Format(time.RFC3339)))
+		}
+		if lease, err := c.takeOver(ctx, held, hold); err == nil {
+			return &Claim{claims: c, lease: lease}, nil
+		} else if !apierrors.IsConflict(err) && !apierrors.IsNotFound(err) {
+			return nil, c.writeError(ctx, err)
+		}
+		// Another checkpoint took it, or it was given back: look again.
+	}
+	return nil, apierrors.NewConflict(core.Resource("pods/checkpoint"), name,
+		fmt.Errorf("checkpoints of container %s keep starting on other apiservers: its archive would be overwritten", container))
+}
+
+// Renew restarts the claim's expiry: its checkpoint waited for a place on
+// the node and now starts.
+func (cl *Claim) Renew(ctx context.Context, hold time.Duration) error {
+	if cl == nil {
+		return nil
+	}
+	lease := cl.lease.DeepCopy()
+	lease.Spec.RenewTime = ptr.To(metav1.NewMicroTime(cl.claims.clock.Now()))
+	lease.Spec.LeaseDurationSeconds = ptr.To(seconds(hold))
+	renewed, err := cl.claims.leases.Update(ctx, lease, metav1.UpdateOptions{})
+	if err != nil {
+		return cl.claims.writeError(ctx, err)
+	}
+	cl.lease = renewed
+	return nil
+}
+
+// End gives the container's claim back a second after its checkpoint ended:
+// until then another checkpoint of the container, through any replica,
+// waits.
+func (cl *Claim) End() {
+	if cl == nil {
+		return
+	}
+	c := cl.claims
+	ctx, cancel := context.WithTimeout(context.Background(), claimWriteTimeout)
+	now := c.clock.Now()
+	lease := cl.lease.DeepCopy()
+	lease.Annotations[AnnotationEnded] = now.UTC().Format(time.RFC3339Nano)
+	lease.Spec.RenewTime = ptr.To(metav1.NewMicroTime(now))
+	lease.Spec.LeaseDurationSeconds = ptr.To(seconds(archiveSpacing))
+	ended, err := c.leases.Update(ctx, lease, metav1.UpdateOptions{})
+	if err != nil {
+		cancel()
+		if !apierrors.IsConflict(err) && !apierrors.IsNotFound(err) {
+			klog.FromContext(ctx).Error(err, "Cannot mark a checkpoint claim ended; it expires by itself", "lease", klog.KObj(cl.lease))
+		}
+		return
+	}
+	c.clock.AfterFunc(archiveSpacing, func() {
+		defer cancel()
+		c.release(ctx, ended)
+	})
+}
+
+// ClaimNode takes one of the node's places, waiting for one up to the
+// claims' wait (at most limit, the checkpoint's own timeout) or until ctx
+// ends; it reports false when it got none. A place taken must be given back
+// with Release.
+func (c *Claims) ClaimNode(ctx context.Context, node string, limit, hold time.Duration) (*Claim, bool, error) {
+	if c.Max() == 0 {
+		return nil, true, nil
+	}
+	nodeDigest := digest(node, 16)
+	var deadline, poll clock.Timer
+	defer func() {
+		for _, t := range []clock.Timer{deadline, poll} {
+			if t != nil {
+				t.Stop()
+			}
+		}
+	}()
+	for {
+		freed := c.freedChannel(nodeDigest)
+		lease, err := c.tryNode(ctx, node, nodeDigest, hold)
+		if err != nil {
+			return nil, false, err
+		}
+		if lease != nil {
+			return &Claim{claims: c, lease: lease, waited: deadline != nil}, true, nil
+		}
+		wait := min(c.wait, limit)
+		if wait <= 0 {
+			return nil, false, nil
+		}
+		if deadline == nil {
+			deadline = c.clock.NewTimer(wait)
+		}
+		if poll == nil {
+			poll = c.clock.NewTimer(claimPoll)
+		} else {
+			poll.Reset(claimPoll)
+		}
+		select {
+		case <-freed:
+		case <-poll.C():
+		case <-deadline.C():
+			return nil, false, nil
+		case <-ctx.Done():
+			return nil, false, nil
+		}
+	}
+}
+
+// tryNode takes a free or expired place of node, or returns nil.
+func (c *Claims) tryNode(ctx context.Context, node, nodeDigest string, hold time.Duration) (*coordinationv1.Lease, error) {
+	synced := c.informer.HasSynced()
+	for _, i := range rand.Perm(c.max) {
+		leaseName := "checkpoint-node-" + nodeDigest + "-" + strconv.Itoa(i)
+		if synced {
+			// The watch says which places are taken; it may be late, and the
+			// write below tells for sure.
+			if obj, ok, _ := c.informer.GetStore().GetByKey(ClaimNamespace + "/" + leaseName); ok && !expired(obj.(*coordinationv1.Lease), c.clock.Now()) {
+				continue
+			}
+		}
+		lease, err := c.leases.Create(ctx, c.newLease(leaseName, ClaimNode, node, hold, map[string]string{AnnotationNode: node}), metav1.CreateOptions{})
+		if err == nil {
+			return lease, nil
+		}
+		if !apierrors.IsAlreadyExists(err) {
+			return nil, c.writeError(ctx, err)
+		}
+		held, err := c.leases.Get(ctx, leaseName, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return nil, c.writeError(ctx, err)
+		}
+		if !expired(held, c.clock.Now()) {
+			continue
+		}
+		lease, err = c.takeOver(ctx, held, hold)
+		if err == nil {
+			return lease, nil
+		}
+		if !apierrors.IsConflict(err) && !apierrors.IsNotFound(err) {
+			return nil, c.writeError(ctx, err)
+		}
+	}
+	return nil, nil
+}
+
+// Release gives a claim back at once: a place on a node, or the claim of a
+// container whose checkpoint never reached the kubelet.
+func (cl *Claim) Release() {
+	if cl == nil || cl.lease == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), claimWriteTimeout)
+	defer cancel()
+	cl.claims.release(ctx, cl.lease)
+}
+
+// release deletes lease unless another replica took it over meanwhile, and
+// wakes the checkpoints of this replica that wait for its node.
+func (c *Claims) release(ctx context.Context, lease *coordinationv1.Lease) {
+	err := c.leases.Delete(ctx, lease.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &lease.UID, ResourceVersion: &lease.ResourceVersion}})
+	if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+		klog.FromContext(ctx).Error(err, "Cannot give a checkpoint claim back; it expires by itself", "lease", klog.KObj(lease))
+	}
+	if lease.Labels[LabelClaim] == ClaimNode {
+		c.wake(lease.Labels[LabelNode])
+	}
+}
+
+func (c *Claims) takeOver(ctx context.Context, held *coordinationv1.Lease, hold time.Duration) (*coordinationv1.Lease, error) {
+	lease := held.DeepCopy()
+	now := metav1.NewMicroTime(c.clock.Now())
+	delete(lease.Annotations, AnnotationEnded)
+	lease.Spec.HolderIdentity = ptr.To(c.holder)
+	lease.Spec.AcquireTime, lease.Spec.RenewTime = &now, &now
+	lease.Spec.LeaseDurationSeconds = ptr.To(seconds(hold))
+	lease.Spec.LeaseTransitions = ptr.To(ptr.Deref(held.Spec.LeaseTransitions, 0) + 1)
+	return c.leases.Update(ctx, lease, metav1.UpdateOptions{})
+}
+
+func (c *Claims) newLease(name, kind, node string, hold time.Duration, annotations map[string]string) *coordinationv1.Lease {
+	now := metav1.NewMicroTime(c.clock.Now())
+	return &coordinationv1.Lease{
+		ObjectMeta: metav1.ObjectMeta{
+			Name:        name,
+			Namespace:   ClaimNamespace,
+			Labels:      map[string]string{LabelClaim: kind, LabelNode: digest(node, 16)},
+			Annotations: annotations,
+		},
+		Spec: coordinationv1.LeaseSpec{
+			HolderIdentity:       ptr.To(c.holder),
+			LeaseDurationSeconds: ptr.To(seconds(hold)),
+			AcquireTime:          &now,
+			RenewTime:            &now,
+		},
+	}
+}
+
+// writeError is the error of a claim that could not be written or read.
+func (c *Claims) writeError(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return apierrors.NewTimeoutError("the request ended while claiming the checkpoint", 0)
+	}
+	return apierrors.NewInternalError(fmt.Errorf("cannot write the checkpoint's claim (a Lease in namespace %s): %w", ClaimNamespace, err))
+}
+
+func (c *Claims) freedChannel(nodeDigest string) chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	freed, ok := c.freed[nodeDigest]
+	if !ok {
+		freed = make(chan struct{})
+		c.freed[nodeDigest] = freed
+	}
+	return freed
+}
+
+func (c *Claims) wake(nodeDigest string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if freed, ok := c.freed[nodeDigest]; ok {
+		close(freed)
+		delete(c.freed, nodeDigest)
+	}
+}
+
+// expired reports whether a claim's holder let it lapse by now.
+func expired(l *coordinationv1.Lease, now time.Time) bool {
+	if l.Spec.RenewTime == nil || l.Spec.LeaseDurationSeconds == nil {
+		return true
+	}
+	return !now.Before(l.Spec.RenewTime.Add(time.Duration(*l.Spec.LeaseDurationSeconds) * time.Second))
+}
+
+// seconds rounds d up to whole seconds, at least one.
+func seconds(d time.Duration) int32 {
+	return int32(max(1, (d+time.Second-1)/time.Second))
+}
+
+// digest names s in a Lease name or a label value.
+func digest(s string, n int) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])[:n]
+}

@@ -1,0 +1,347 @@
+/*
+Copyright The kube-checkpoint Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package rest
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	coordinationv1 "k8s.io/api/coordination/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/kubernetes/fake"
+	clienttesting "k8s.io/client-go/testing"
+	clocktesting "k8s.io/utils/clock/testing"
+	"k8s.io/utils/ptr"
+)
+
+// leaseStore is a fake clientset whose Leases are written with optimistic
+// concurrency, as the apiserver writes them: a create of an existing name,
+// an update of a stale resourceVersion and a delete whose preconditions fail
+// are refused. It counts the writes.
+type leaseStore struct {
+	*fake.Clientset
+	mu     sync.Mutex
+	rv     int
+	writes map[string]int
+}
+
+var leasesResource = coordinationv1.SchemeGroupVersion.WithResource("leases")
+
+func newLeaseStore() *leaseStore {
+	s := &leaseStore{Clientset: fake.NewClientset(), writes: map[string]int{}}
+	tracker := s.Tracker()
+	s.PrependReactor("*", "leases", func(action clienttesting.Action) (bool, runtime.Object, error) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		ns := action.GetNamespace()
+		current := func(name string) (*coordinationv1.Lease, error) {
+			obj, err := tracker.Get(leasesResource, ns, name)
+			if err != nil {
+				return nil, err
+			}
+			return obj.(*coordinationv1.Lease), nil
+		}
+		switch action.GetVerb() {
+		case "create":
+			s.writes["create"]++
+			l := action.(clienttesting.CreateAction).GetObject().(*coordinationv1.Lease).DeepCopy()
+			if _, err := current(l.Name); err == nil {
+				return true, nil, apierrors.NewAlreadyExists(leasesResource.GroupResource(), l.Name)
+			}
+			s.rv++
+			l.ResourceVersion, l.UID = strconv.Itoa(s.rv), types.UID("uid-"+strconv.Itoa(s.rv))
+			return true, l, tracker.Create(leasesResource, l, ns)
+		case "update":
+			s.writes["update"]++
+			l := action.(clienttesting.UpdateAction).GetObject().(*coordinationv1.Lease).DeepCopy()
+			old, err := current(l.Name)
+			if err != nil {
+				return true, nil, err
+			}
+			if old.ResourceVersion != l.ResourceVersion {
+				return true, nil, apierrors.NewConflict(leasesResource.GroupResource(), l.Name, nil)
+			}
+			s.rv++
+			l.ResourceVersion = strconv.Itoa(s.rv)
+			return true, l, tracker.Update(leasesResource, l, ns)
+		case "delete":
+			a := action.(clienttesting.DeleteAction)
+			s.writes["delete"]++
+			old, err := current(a.GetName())
+			if err != nil {
+				return true, nil, err
+			}
+			if p := a.GetDeleteOptions().Preconditions; p != nil &&
+				(p.UID != nil && *p.UID != old.UID || p.ResourceVersion != nil && *p.ResourceVersion != old.ResourceVersion) {
+				return true, nil, apierrors.NewConflict(leasesResource.GroupResource(), old.Name, nil)
+			}
+			return true, nil, tracker.Delete(leasesResource, ns, a.GetName())
+		}
+		return false, nil, nil
+	})
+	return s
+}
+
+func (s *leaseStore) leases(t *testing.T) []coordinationv1.Lease {
+	t.Helper()
+	list, err := s.CoordinationV1().Leases(ClaimNamespace).List(context.Background(), metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return list.Items
+}
+
+func (s *leaseStore) writeCount() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.writes["create"] + s.writes["update"] + s.writes["delete"]
+}
+
+func newFakeClock() *clocktesting.FakeClock {
+	return clocktesting.NewFakeClock(time.Date(2026, 11, 30, 3, 0, 0, 0, time.UTC))
+}
+
+// TestClaimContainerAcrossReplicas: two replicas on one store keep one
+// checkpoint of a container in flight, space two of them by a second, and
+// leave no claim behind.
+func TestClaimContainerAcrossReplicas(t *testing.T) {
+	ctx := context.Background()
+	store, fakeClock := newLeaseStore(), newFakeClock()
+	a := NewClaims(store, "apiserver-a", 0, 0, fakeClock)
+	b := NewClaims(store, "apiserver-b", 0, 0, fakeClock)
+
+	first, err := a.ClaimContainer(ctx, "default", "web", "app", "node1", time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = b.ClaimContainer(ctx, "default", "web", "app", "node1", time.Minute)
+	want := `Operation cannot be fulfilled on pods/checkpoint "web": a checkpoint of container app is already in progress (served by apiserver-a since 2026-11-30T03:00:00Z): its archive would be overwritten`
+	if !apierrors.IsConflict(err) || err.Error() != want {
+		t.Fatalf("the same container through another replica: got %v\nwant 409 %s", err, want)
+	}
+	if other, err := b.ClaimContainer(ctx, "default", "web", "sidecar", "node1", time.Minute); err != nil {
+		t.Fatalf("another container waits for app: %v", err)
+	} else {
+		other.End()
+	}
+
+	// Ended: the next one, through the other replica, waits a second.
+	first.End()
+	next := make(chan error)
+	go func() {
+		claim, err := b.ClaimContainer(ctx, "default", "web", "app", "node1", time.Minute)
+		if err == nil {
+			claim.End()
+		}
+		next <- err
+	}()
+	waitForTimers(t, fakeClock, 3) // the spacing here, and two ended claims' give-back
+	fakeClock.Step(time.Second - time.Millisecond)
+	select {
+	case err := <-next:
+		t.Fatalf("the next checkpoint started within a second of the previous: %v", err)
+	default:
+	}
+	fakeClock.Step(time.Millisecond)
+	if err := <-next; err != nil {
+		t.Fatal(err)
+	}
+	waitForTimers(t, fakeClock, 1)
+	fakeClock.Step(time.Second)
+	if left := store.leases(t); len(left) != 0 {
+		t.Errorf("claims left after the checkpoints ended: %v", names(left))
+	}
+}
+
+// TestClaimExpires: a replica that stopped in the middle of a checkpoint
+// holds its claims until they expire; then another replica takes them, and
+// garbage collection deletes the ones nobody took.
+func TestClaimExpires(t *testing.T) {
+	ctx := context.Background()
+	store, fakeClock := newLeaseStore(), newFakeClock()
+	dead := NewClaims(store, "apiserver-dead", 1, 0, fakeClock)
+	alive := NewClaims(store, "apiserver-alive", 1, 0, fakeClock)
+	hold := 65 * time.Second
+	if _, err := dead.ClaimContainer(ctx, "default", "web", "app", "node1", hold); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, err := dead.ClaimNode(ctx, "node1", time.Minute, hold); !ok || err != nil {
+		t.Fatalf("first place: %v %v", ok, err)
+	}
+	if _, ok, err := dead.ClaimNode(ctx, "node2", time.Minute, hold); !ok || err != nil {
+		t.Fatalf("place on node2: %v %v", ok, err)
+	}
+	fakeClock.Step(hold - time.Millisecond)
+	if _, err := alive.ClaimContainer(ctx, "default", "web", "app", "node1", hold); !apierrors.IsConflict(err) {
+		t.Fatalf("before the claim expired: got %v, want 409", err)
+	}
+	if _, ok, _ := alive.ClaimNode(ctx, "node1", time.Minute, hold); ok {
+		t.Fatal("before the claim expired: got the node's only place")
+	}
+	fakeClock.Step(time.Millisecond)
+	claim, err := alive.ClaimContainer(ctx, "default", "web", "app", "node1", hold)
+	if err != nil {
+		t.Fatalf("after the claim expired: %v", err)
+	}
+	if got := ptr.Deref(claim.lease.Spec.HolderIdentity, ""); got != "apiserver-alive" || ptr.Deref(claim.lease.Spec.LeaseTransitions, 0) != 1 {
+		t.Errorf("the claim taken over: holder %q, transitions %d", got, ptr.Deref(claim.lease.Spec.LeaseTransitions, 0))
+	}
+	place, ok, err := alive.ClaimNode(ctx, "node1", time.Minute, hold)
+	if !ok || err != nil {
+		t.Fatalf("after the place expired: %v %v", ok, err)
+	}
+	place.Release()
+	claim.End()
+	fakeClock.Step(time.Second)
+
+	// Left: the dead replica's place on node2, expired; collect deletes it.
+	alive.start(ctx.Done())
+	if !waitSynced(alive) {
+		t.Fatal("the watch of the claims never synced")
+	}
+	alive.collect(ctx)
+	if left := store.leases(t); len(left) != 0 {
+		t.Errorf("claims left after garbage collection: %v", names(left))
+	}
+}
+
+// TestClaimNodeAcrossReplicas: the bound per node counts the places taken
+// through every replica, and a place given back by one replica is taken at
+// once by a checkpoint waiting on another (through the watch of claims).
+func TestClaimNodeAcrossReplicas(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	store, fakeClock := newLeaseStore(), newFakeClock()
+	a := NewClaims(store, "apiserver-a", 2, time.Minute, fakeClock)
+	b := NewClaims(store, "apiserver-b", 2, time.Minute, fakeClock)
+	b.start(ctx.Done())
+	if !waitSynced(b) {
+		t.Fatal("the watch of the claims never synced")
+	}
+	one, ok, err := a.ClaimNode(ctx, "node1", time.Hour, time.Minute)
+	if !ok || err != nil {
+		t.Fatal(ok, err)
+	}
+	if _, ok, err := b.ClaimNode(ctx, "node1", time.Hour, time.Minute); !ok || err != nil {
+		t.Fatal(ok, err)
+	}
+	got := make(chan bool)
+	go func() {
+		_, ok, _ := b.ClaimNode(ctx, "node1", time.Hour, time.Minute)
+		got <- ok
+	}()
+	waitForTimers(t, fakeClock, 2) // the wait and the poll
+	if _, ok, _ := b.ClaimNode(ctx, "node2", 0, time.Minute); !ok {
+		t.Fatal("node2 is bounded by node1")
+	}
+	one.Release() // by replica a; replica b learns it from the watch
+	select {
+	case ok := <-got:
+		if !ok {
+			t.Fatal("the waiting checkpoint got no place")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the waiting checkpoint did not take the place replica a gave back")
+	}
+	if n := len(store.leases(t)); n != 3 {
+		t.Errorf("%d claims, want 3 places (two on node1, one on node2)", n)
+	}
+}
+
+// TestClaimNodeWait: a full node's waiter gives up after the claims' wait or
+// the checkpoint's timeout, whichever is shorter, or when its request ends.
+func TestClaimNodeWait(t *testing.T) {
+	store, fakeClock := newLeaseStore(), newFakeClock()
+	c := NewClaims(store, "apiserver-a", 1, time.Minute, fakeClock)
+	ctx := context.Background()
+	if _, ok, _ := c.ClaimNode(ctx, "a", time.Hour, time.Hour); !ok {
+		t.Fatal("the first place")
+	}
+	for _, tc := range []struct {
+		name  string
+		limit time.Duration
+	}{{"the claims' wait", time.Hour}, {"the checkpoint's timeout", 5 * time.Second}} {
+		got := make(chan bool)
+		go func() {
+			_, ok, _ := c.ClaimNode(ctx, "a", tc.limit, time.Hour)
+			got <- ok
+		}()
+		waitForTimers(t, fakeClock, 2)
+		fakeClock.Step(min(time.Minute, tc.limit) - time.Millisecond)
+		waitForTimers(t, fakeClock, 2) // it looked again, and waits on
+		fakeClock.Step(time.Millisecond)
+		if <-got {
+			t.Fatalf("%s: got a place on a full node", tc.name)
+		}
+	}
+	cancelled, cancel := context.WithCancel(ctx)
+	got := make(chan bool)
+	go func() {
+		_, ok, _ := c.ClaimNode(cancelled, "a", time.Hour, time.Hour)
+		got <- ok
+	}()
+	waitForTimers(t, fakeClock, 2)
+	cancel()
+	if <-got {
+		t.Fatal("a request that ended got a place")
+	}
+	unbounded := NewClaims(store, "apiserver-a", 0, 0, fakeClock)
+	for range 10 {
+		if place, ok, err := unbounded.ClaimNode(ctx, "a", 0, time.Hour); !ok || err != nil || place != nil {
+			t.Fatal("no bound refused a checkpoint, or wrote a claim")
+		}
+	}
+}
+
+// TestClaimWriteFails: a claim that cannot be written refuses the checkpoint
+// with the reason, and nothing is half-done.
+func TestClaimWriteFails(t *testing.T) {
+	store, fakeClock := newLeaseStore(), newFakeClock()
+	store.PrependReactor("create", "leases", func(clienttesting.Action) (bool, runtime.Object, error) {
+		return true, nil, apierrors.NewNotFound(schema.GroupResource{Resource: "namespaces"}, ClaimNamespace)
+	})
+	c := NewClaims(store, "apiserver-a", 1, 0, fakeClock)
+	_, err := c.ClaimContainer(context.Background(), "default", "web", "app", "node1", time.Minute)
+	if status, ok := err.(apierrors.APIStatus); !ok || status.Status().Code != 500 ||
+		!strings.Contains(err.Error(), "cannot write the checkpoint's claim (a Lease in namespace kube-system)") {
+		t.Fatalf("got %v, want 500 naming the claim", err)
+	}
+}
+
+func waitSynced(c *Claims) bool {
+	err := wait.PollUntilContextTimeout(context.Background(), time.Millisecond, 10*time.Second, true, func(context.Context) (bool, error) {
+		return c.informer.HasSynced(), nil
+	})
+	return err == nil
+}
+
+func names(leases []coordinationv1.Lease) []string {
+	var n []string
+	for _, l := range leases {
+		n = append(n, l.Name)
+	}
+	return n
+}
