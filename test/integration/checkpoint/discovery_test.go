@@ -101,7 +101,7 @@ func TestDiscoveryEqualsUpstreamPlusCheckpoint(t *testing.T) {
 			if diff := cmp.Diff(checks["upstream"], checks["gate-off"]); diff != "" {
 				t.Errorf("gate off differs from upstream (-upstream +gate-off):\n%s", diff)
 			}
-			want := append(slices.Clone(checks["upstream"]), "poststarthook/rbac/bootstrap-checkpoint-roles", "poststarthook/start-checkpoint-event-broadcaster")
+			want := append(slices.Clone(checks["upstream"]), "poststarthook/rbac/bootstrap-checkpoint-roles", "poststarthook/start-checkpoint-claims", "poststarthook/start-checkpoint-event-broadcaster")
 			slices.Sort(want)
 			if diff := cmp.Diff(want, checks["gate-on"]); diff != "" {
 				t.Errorf("gate on differs from upstream by more than the checkpoint's hooks (-want +gate-on):\n%s", diff)

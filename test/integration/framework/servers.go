@@ -97,6 +97,13 @@ func (p *Process) Stop() {
 	}
 }
 
+// Kill SIGKILLs the process, as a machine that died would stop it, and waits
+// for it.
+func (p *Process) Kill() {
+	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+	<-p.done
+}
+
 // Exited reports whether the process ended, and how.
 func (p *Process) Exited() (bool, error) {
 	select {
