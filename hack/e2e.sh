@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the e2e suite (test/e2e). With KUBECONFIG set it runs against that
-# cluster; otherwise it brings up make local-up (NUM_NODES=2 by default),
+# cluster; otherwise it brings up make local-up (NUM_NODES=2 and APISERVERS=2
+# by default: two nodes, two apiservers behind haproxy),
 # runs the suite inside the control plane's network namespace, runs make
 # bench's program briefly on the same cluster, tears the cluster down and
 # checks that nothing was left behind.
@@ -18,7 +19,7 @@ if [[ -n "${KUBECONFIG:-}" ]]; then
 	exec "${BIN}/e2e.test" --kubeconfig="${KUBECONFIG}" "${args[@]}"
 fi
 
-NUM_NODES=${NUM_NODES:-2} DEMO=false "${ROOT}/hack/local-up.sh"
+NUM_NODES=${NUM_NODES:-2} APISERVERS=${APISERVERS:-2} DEMO=false "${ROOT}/hack/local-up.sh"
 status=0
 (cd "${ROOT}/test/e2e" && in_ns "${CP_NS}" "${BIN}/e2e.test" --kubeconfig="${KUBECONFIG_FILE}" \
 	--local-up-state="${STATE}" "${args[@]}") || status=$?

@@ -3,7 +3,8 @@
 # no registry, only Debian's packages and the Go module proxy), caching every
 # build under _output/node-deps so a second run takes seconds:
 #   - Debian packages: iproute2, iptables (CRIU locks pod networks with
-#     iptables-restore), libseccomp-dev (runc) and CRIU's build dependencies;
+#     iptables-restore), libseccomp-dev (runc), CRIU's build dependencies and
+#     haproxy (the load balancer of APISERVERS >= 2);
 #   - CRIU 4.2 from Debian sid's source package (bookworm's 3.17 fails on this
 #     kernel; 4.1 cannot dump TCP sockets on kernels >= 6.16);
 #   - containerd v2.2.9 with ctr and the runc shim, runc v1.3.3 (seccomp),
@@ -31,7 +32,8 @@ log() { echo "+++ [node-deps] $*"; }
 debian_packages() {
 	local wanted=(iproute2 iptables libseccomp-dev pkg-config make gcc
 		libprotobuf-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler python3-protobuf
-		libnl-3-dev libcap-dev libnet1-dev libbsd-dev libgnutls28-dev libnftables-dev uuid-dev xz-utils)
+		libnl-3-dev libcap-dev libnet1-dev libbsd-dev libgnutls28-dev libnftables-dev uuid-dev xz-utils
+		haproxy)
 	local missing=()
 	for p in "${wanted[@]}"; do
 		dpkg-query -W -f='${Status}' "${p}" 2>/dev/null | grep -q "install ok installed" || missing+=("${p}")

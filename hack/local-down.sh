@@ -42,7 +42,11 @@ for node in "${nodes[@]}"; do
 		find "${hierarchy}${node}" -name cgroup.procs -exec cat {} + 2>/dev/null | xargs -r kill -9 2>/dev/null || true
 	done
 done
-for name in kube-scheduler kube-controller-manager kube-apiserver etcd; do
+apiservers=()
+for pidfile in "${PIDS}"/kube-apiserver*; do
+	[[ -f "${pidfile}" ]] && apiservers+=("$(basename "${pidfile}")")
+done
+for name in kube-scheduler kube-controller-manager haproxy "${apiservers[@]}" etcd; do
 	stop_pid "${PIDS}/${name}"
 done
 

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Brings up a real local cluster with the pods/checkpoint subresource, all of
 # its state under _output/local-up, and checkpoints a demo container:
-#   - a control plane in network namespace ${PREFIX}-cp (10.213.0.1): etcd, the
-#     patched kube-apiserver with ContainerCheckpointAPI on, upstream's
-#     kube-controller-manager and kube-scheduler v1.37.2;
+#   - a control plane in network namespace ${PREFIX}-cp (10.213.0.1): etcd,
+#     APISERVERS (default 1) patched kube-apiservers with ContainerCheckpointAPI
+#     on, upstream's kube-controller-manager and kube-scheduler v1.37.2. With
+#     APISERVERS >= 2 replica i listens on 10.213.0.(100+i):6443 and haproxy
+#     on 10.213.0.1:6443 balances them, as kubeadm's HA topology does; every
+#     kubeconfig but kubeconfig-apiserver<i> (replica i alone) goes through it;
 #   - NUM_NODES nodes (default 1), each in network namespace ${PREFIX}-nodeN
 #     (10.213.0.N+1) with its own containerd v2, runc, CRIU >= 4.2, CNI bridge
 #     network (10.88.N.0/24) and upstream kubelet v1.37.2 using Webhook
@@ -14,13 +17,15 @@
 # kube-apiserver-kubelet-client bound to system:kubelet-api-admin, as kubeadm
 # does. hack/local-down.sh removes all of it.
 #
-#   hack/local-up.sh            (make local-up)   NUM_NODES=2 hack/local-up.sh
+#   hack/local-up.sh   (make local-up)   NUM_NODES=2 APISERVERS=2 hack/local-up.sh
 set -o errexit -o nounset -o pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 source "${ROOT}/hack/lib/local-cluster.sh"
 
 NUM_NODES=${NUM_NODES:-1}
+APISERVERS=${APISERVERS:-1}
+[[ "${APISERVERS}" =~ ^[1-9][0-9]*$ ]] || { echo "APISERVERS must be a number >= 1, got ${APISERVERS}" >&2; exit 1; }
 DEMO=${DEMO:-true}
 
 step() { echo "+++ [local-up] $*"; }
@@ -28,6 +33,7 @@ step() { echo "+++ [local-up] $*"; }
 "${ROOT}/hack/local-down.sh" >/dev/null 2>&1 || true
 mkdir -p "${STATE}" "${LOGS}" "${PKI}"
 echo "${NUM_NODES}" > "${STATE}/num-nodes"
+echo "${APISERVERS}" > "${STATE}/apiservers"
 
 step "building binaries, node dependencies and images"
 make -C "${ROOT}" --no-print-directory build cluster-binaries images >/dev/null
@@ -49,6 +55,11 @@ attach_host() { # namespace ip
 	ip -n "${ns}" link set lo up
 }
 attach_host "${CP_NS}" "${CP_IP}"
+if ((APISERVERS > 1)); then
+	for i in $(seq 1 "${APISERVERS}"); do
+		ip -n "${CP_NS}" addr add "$(apiserver_ip "${i}")/24" dev eth0
+	done
+fi
 for i in $(seq 1 "${NUM_NODES}"); do
 	attach_host "$(node_ns "${i}")" "$(node_ip "${i}")"
 	# The kubelet wants a default route; it leads to the control plane only.
@@ -73,8 +84,10 @@ cert() { # name subject usage [sans]
 		-days 365 -extfile "${PKI}/${name}.ext" -out "${PKI}/${name}.crt" 2>/dev/null
 	rm -f "${PKI}/${name}.csr" "${PKI}/${name}.ext"
 }
+replica_sans=""
+for i in $(seq 1 "${APISERVERS}"); do replica_sans+="IP:$(apiserver_ip "${i}"),"; done
 cert apiserver "/CN=kube-apiserver" serverAuth \
-	"IP:${CP_IP},IP:${SERVICE_IP},IP:127.0.0.1,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local,DNS:localhost"
+	"IP:${CP_IP},${replica_sans}IP:${SERVICE_IP},IP:127.0.0.1,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local,DNS:localhost"
 cert admin "/O=system:masters/CN=kubernetes-admin" clientAuth
 cert apiserver-kubelet-client "/CN=kube-apiserver-kubelet-client" clientAuth
 cert controller-manager "/CN=system:kube-controller-manager" clientAuth
@@ -82,15 +95,22 @@ cert scheduler "/CN=system:kube-scheduler" clientAuth
 openssl genrsa -out "${PKI}/sa.key" 2048 2>/dev/null
 openssl rsa -in "${PKI}/sa.key" -pubout -out "${PKI}/sa.pub" 2>/dev/null
 
-kubeconfig() { # file user cert
-	local file=$1 user=$2 cert=$3
+kubeconfig() { # file user cert [server]
+	local file=$1 user=$2 cert=$3 server=${4:-${CP_IP}}
 	local kc=("${BIN}/kubectl" --kubeconfig="${file}")
-	"${kc[@]}" config set-cluster local --server="https://${CP_IP}:6443" --certificate-authority="${PKI}/ca.crt" --embed-certs >/dev/null
+	"${kc[@]}" config set-cluster local --server="https://${server}:6443" --certificate-authority="${PKI}/ca.crt" --embed-certs >/dev/null
 	"${kc[@]}" config set-credentials "${user}" --client-certificate="${PKI}/${cert}.crt" --client-key="${PKI}/${cert}.key" --embed-certs >/dev/null
 	"${kc[@]}" config set-context local --cluster=local --user="${user}" >/dev/null
 	"${kc[@]}" config use-context local >/dev/null
 }
 kubeconfig "${KUBECONFIG_FILE}" kubernetes-admin admin
+for i in $(seq 1 "${APISERVERS}"); do
+	if ((APISERVERS > 1)); then
+		kubeconfig "${STATE}/kubeconfig-apiserver${i}" kubernetes-admin admin "$(apiserver_ip "${i}")"
+	else
+		cp "${KUBECONFIG_FILE}" "${STATE}/kubeconfig-apiserver1"
+	fi
+done
 cat > "${STATE}/kubectl" <<KUBECTL
 #!/usr/bin/env bash
 # kubectl for the local cluster, whose API server listens in ${CP_NS}.
@@ -108,18 +128,54 @@ run_in "${CP_NS}" etcd "${BIN}/etcd" --name=local --data-dir="${STATE}/etcd" \
 	--initial-cluster=local=http://127.0.0.1:2380 --listen-metrics-urls=
 wait_for "etcd" 60 in_ns "${CP_NS}" curl -sf http://127.0.0.1:2379/health
 
-run_in "${CP_NS}" kube-apiserver "${BIN}/kube-apiserver" \
-	--feature-gates=ContainerCheckpointAPI=true \
-	--etcd-servers=http://127.0.0.1:2379 \
-	--bind-address="${CP_IP}" --advertise-address="${CP_IP}" --secure-port=6443 \
-	--service-cluster-ip-range="${SERVICE_CIDR}" \
-	--client-ca-file="${PKI}/ca.crt" --tls-cert-file="${PKI}/apiserver.crt" --tls-private-key-file="${PKI}/apiserver.key" \
-	--service-account-issuer=https://kubernetes.default.svc --service-account-key-file="${PKI}/sa.pub" \
-	--service-account-signing-key-file="${PKI}/sa.key" \
-	--authorization-mode=Node,RBAC --enable-admission-plugins=NodeRestriction --allow-privileged=true \
-	--kubelet-client-certificate="${PKI}/apiserver-kubelet-client.crt" --kubelet-client-key="${PKI}/apiserver-kubelet-client.key" \
-	--kubelet-certificate-authority="${PKI}/ca.crt" --kubelet-preferred-address-types=InternalIP
-wait_for "kube-apiserver" 120 kubectl get --raw /readyz
+for i in $(seq 1 "${APISERVERS}"); do
+	address=${CP_IP}
+	((APISERVERS == 1)) || address=$(apiserver_ip "${i}")
+	run_in "${CP_NS}" "$(apiserver_name "${i}")" "${BIN}/kube-apiserver" \
+		--feature-gates=ContainerCheckpointAPI=true \
+		--etcd-servers=http://127.0.0.1:2379 \
+		--bind-address="${address}" --advertise-address="${address}" --secure-port=6443 \
+		--service-cluster-ip-range="${SERVICE_CIDR}" \
+		--client-ca-file="${PKI}/ca.crt" --tls-cert-file="${PKI}/apiserver.crt" --tls-private-key-file="${PKI}/apiserver.key" \
+		--service-account-issuer=https://kubernetes.default.svc --service-account-key-file="${PKI}/sa.pub" \
+		--service-account-signing-key-file="${PKI}/sa.key" \
+		--authorization-mode=Node,RBAC --enable-admission-plugins=NodeRestriction --allow-privileged=true \
+		--kubelet-client-certificate="${PKI}/apiserver-kubelet-client.crt" --kubelet-client-key="${PKI}/apiserver-kubelet-client.key" \
+		--kubelet-certificate-authority="${PKI}/ca.crt" --kubelet-preferred-address-types=InternalIP
+done
+if ((APISERVERS > 1)); then
+	# A TCP load balancer, as kubeadm's HA guide sets up: TLS goes through to
+	# the replicas, and a replica that is not ready gets no new connection.
+	{
+		cat <<EOF
+global
+  log stdout format raw local0 notice
+defaults
+  mode tcp
+  log global
+  timeout connect 5s
+  # Checkpoints and watches are long-running.
+  timeout client 1h
+  timeout server 1h
+frontend kube-apiserver
+  bind ${CP_IP}:6443
+  default_backend kube-apiservers
+backend kube-apiservers
+  balance roundrobin
+  option httpchk GET /readyz
+  http-check expect status 200
+EOF
+		for i in $(seq 1 "${APISERVERS}"); do
+			echo "  server apiserver${i} $(apiserver_ip "${i}"):6443 check check-ssl verify none inter 1s fall 2 rise 1"
+		done
+	} > "${STATE}/haproxy.cfg"
+	haproxy -c -q -f "${STATE}/haproxy.cfg"
+	run_in "${CP_NS}" haproxy "$(command -v haproxy)" -db -f "${STATE}/haproxy.cfg"
+fi
+for i in $(seq 1 "${APISERVERS}"); do
+	wait_for "$(apiserver_name "${i}")" 120 in_ns "${CP_NS}" "${BIN}/kubectl" --kubeconfig="${STATE}/kubeconfig-apiserver${i}" get --raw /readyz
+done
+wait_for "the API through ${CP_IP}:6443" 60 kubectl get --raw /readyz
 
 # As kubeadm does: the apiserver's kubelet client identity is an ordinary
 # user bound to system:kubelet-api-admin, which the checkpoint gate extends
@@ -282,7 +338,8 @@ fi
 
 cat <<EOF
 
-The cluster is up. Its state, logs and admin kubeconfig are in ${STATE}.
+The cluster is up, with ${APISERVERS} kube-apiserver(s). Its state, logs and admin
+kubeconfig are in ${STATE}; kubeconfig-apiserver<i> reaches replica i alone.
 The API server listens inside network namespace ${CP_NS}; reach it with
   ${STATE}/kubectl get nodes
 (a wrapper that runs _output/bin/kubectl in ${CP_NS} with

@@ -25,6 +25,13 @@ COUNTER_IMAGE=kube-checkpoint.local/counter:v1
 
 export PATH="/usr/local/go/bin:${PATH}"
 
+# apiserver_name is replica $1's daemon name: kube-apiserver for the first,
+# kube-apiserver-N for the others.
+apiserver_name() { if [[ $1 -eq 1 ]]; then echo kube-apiserver; else echo "kube-apiserver-$1"; fi; }
+# apiserver_ip is replica $1's address with APISERVERS >= 2 (behind haproxy on
+# CP_IP); with one apiserver it listens on CP_IP itself.
+apiserver_ip() { echo "10.213.0.$(($1 + 100))"; }
+
 node_name() { echo "node$1"; }
 node_ns() { echo "${PREFIX}-node$1"; }
 node_ip() { echo "10.213.0.$(($1 + 1))"; }

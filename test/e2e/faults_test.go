@@ -35,7 +35,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/kubernetes/test/e2e/framework"
-	e2epod "k8s.io/kubernetes/test/e2e/framework/pod"
 	admissionapi "k8s.io/pod-security-admission/api"
 	"k8s.io/utils/ptr"
 
@@ -156,7 +155,11 @@ var _ = framework.Describe("pods/checkpoint faults", framework.WithFeatureGate(f
 		}
 		pod := createSlowPod(ctx, f, "slow")
 		small := createPod(ctx, f, counterPod("small", pod.Spec.NodeName, "counter"))
-		checkpoints := typedv1.NewForConfigOrDie(f.ClientConfig()).Pods(f.Namespace.Name)
+		config := f.ClientConfig()
+		if configs := replicaConfigs(); len(configs) > 1 {
+			config = configs[0] // the replica killed below, not the load balancer
+		}
+		checkpoints := typedv1.NewForConfigOrDie(config).Pods(f.Namespace.Name)
 
 		apiserver, err := checkpointKilledMidway(ctx, checkpoints, pod.Name, "kube-apiserver")
 		gomega.Expect(err.Error()).To(gomega.MatchRegexp(`EOF|connection reset by peer`))
@@ -204,9 +207,7 @@ func createSlowPod(ctx context.Context, f *framework.Framework, name string) *co
 	spec := counterPod(name, "", "counter")
 	spec.Spec.Containers[0].Args = []string{"-hold-mib", strconv.Itoa(slowMiB)}
 	pod := createPod(ctx, f, spec)
-	gomega.Eventually(ctx, func() (string, error) {
-		return e2epod.GetPodLogs(ctx, f.ClientSet, f.Namespace.Name, pod.Name, "counter")
-	}).WithTimeout(2 * time.Minute).WithPolling(500 * time.Millisecond).Should(gomega.ContainSubstring(fmt.Sprintf("holding %d MiB", slowMiB)))
+	waitForLog(ctx, f, pod.Name, fmt.Sprintf("holding %d MiB", slowMiB))
 	return pod
 }
 

@@ -233,7 +233,9 @@ func TestCheckpointAcrossReplicas(t *testing.T) {
 		})
 		// Its claims last the checkpoint's timeout (1s) and the kubelet's grace.
 		hold := time.Second + podrest.KubeletGrace
-		go func() { _, _ = checkpoint(replica.Admin, ns, "web", &checkpointv1.PodCheckpointOptions{TimeoutSeconds: ptr.To[int64](1)}) }()
+		go func() {
+			_, _ = checkpoint(replica.Admin, ns, "web", &checkpointv1.PodCheckpointOptions{TimeoutSeconds: ptr.To[int64](1)})
+		}()
 		<-entered
 		replica.Kill()
 		killed := time.Now()

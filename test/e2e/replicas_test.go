@@ -1,0 +1,215 @@
+/*
+Copyright The kube-checkpoint Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package e2e
+
+import (
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/onsi/ginkgo/v2"
+	"github.com/onsi/gomega"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/kubernetes/test/e2e/framework"
+	e2epod "k8s.io/kubernetes/test/e2e/framework/pod"
+	admissionapi "k8s.io/pod-security-admission/api"
+	"k8s.io/utils/ptr"
+
+	checkpointv1 "github.com/kube-checkpoint/client-go/api/core/v1"
+	typedv1 "github.com/kube-checkpoint/client-go/kubernetes/typed/core/v1"
+	"github.com/kube-checkpoint/kubernetes/pkg/features"
+	podrest "github.com/kube-checkpoint/kubernetes/pkg/registry/core/pod/rest"
+)
+
+var _ = framework.Describe("pods/checkpoint across apiserver replicas", framework.WithFeatureGate(features.ContainerCheckpointAPI), func() {
+	f := framework.NewDefaultFramework("checkpoint-replicas")
+	f.NamespacePodSecurityLevel = admissionapi.LevelPrivileged
+
+	// replicas checkpoint through one apiserver replica each.
+	var replicas []typedv1.PodInterface
+	ginkgo.BeforeEach(func() {
+		configs := replicaConfigs()
+		if len(configs) < 2 {
+			ginkgo.Skip(fmt.Sprintf("needs a cluster with two apiservers whose kubeconfigs the suite has (APISERVERS=2 make local-up and --local-up-state); found %d", len(configs)))
+		}
+		replicas = nil
+		for _, config := range configs[:2] {
+			replicas = append(replicas, typedv1.NewForConfigOrDie(config).Pods(f.Namespace.Name))
+		}
+	})
+
+	ginkgo.It("gives back-to-back checkpoints through alternating replicas an archive each, with its own content", func(ctx context.Context) {
+		pod := createPod(ctx, f, counterPod("counter", "", "counter"))
+		var archives []string
+		sums := map[[sha256.Size]byte]string{}
+		for i := range 10 {
+			result, err := replicas[i%2].Checkpoint(ctx, pod.Name, nil)
+			framework.ExpectNoError(err, "checkpoint %d, through replica %d", i, i%2+1)
+			archive := result.ArchivePaths[0]
+			gomega.Expect(archives).NotTo(gomega.ContainElement(archive), "checkpoint %d reported the archive of an earlier one", i)
+			archives = append(archives, archive)
+			// The node's directory is this machine's (make local-up): an
+			// archive overwritten later would show as a changed checksum below.
+			content, err := os.ReadFile(archive)
+			framework.ExpectNoError(err)
+			sum := sha256.Sum256(content)
+			gomega.Expect(sums).NotTo(gomega.HaveKey(sum), "archive %s has the content of %s", archive, sums[sum])
+			sums[sum] = archive
+		}
+		for sum, archive := range sums {
+			content, err := os.ReadFile(archive)
+			framework.ExpectNoError(err)
+			gomega.Expect(sha256.Sum256(content)).To(gomega.Equal(sum), "archive %s changed after it was reported", archive)
+		}
+		inspectArchive(ctx, f, pod.Spec.NodeName, archives...)
+	})
+
+	ginkgo.It("answers two checkpoints of one container at once through different replicas with one 200 and one 409", func(ctx context.Context) {
+		// A container whose checkpoint lasts a while, so that the two overlap.
+		spec := counterPod("counter", "", "counter")
+		spec.Spec.Containers[0].Args = []string{"-hold-mib", "128"}
+		pod := createPod(ctx, f, spec)
+		waitForLog(ctx, f, pod.Name, "holding 128 MiB")
+		for round := range 5 {
+			first := make(chan error, 1)
+			go func() {
+				_, err := replicas[round%2].Checkpoint(ctx, pod.Name, nil)
+				first <- err
+			}()
+			time.Sleep(300 * time.Millisecond)
+			_, err := replicas[(round+1)%2].Checkpoint(ctx, pod.Name, nil)
+			expectStatus(err, 409, "a checkpoint of container counter is already in progress (served by ", "its archive would be overwritten")
+			framework.ExpectNoError(<-first, "round %d: the first checkpoint", round)
+		}
+	})
+
+	framework.It("lets the other replica checkpoint a container whose checkpoint died with its replica once the claim expires, and leaves the container running and thawed", framework.WithSerial(), framework.WithDisruptive(), func(ctx context.Context) {
+		pod := createSlowPod(ctx, f, "slow")
+		timeout := 20 * time.Second
+		done := make(chan error, 1)
+		go func() {
+			_, err := replicas[1].Checkpoint(ctx, pod.Name, &checkpointv1.PodCheckpointOptions{TimeoutSeconds: ptr.To(int64(timeout.Seconds()))})
+			done <- err
+		}()
+		time.Sleep(2 * time.Second) // CRIU is dumping
+		replica := stopDaemon(apiserverDaemon(2), syscall.SIGKILL)
+		killed := time.Now()
+		ginkgo.DeferCleanup(replica.restart)
+		var err error
+		gomega.Eventually(done).WithTimeout(10 * time.Second).Should(gomega.Receive(&err))
+		gomega.Expect(err).To(gomega.HaveOccurred())
+		expectUnharmed(ctx, f, pod)
+
+		// Its claim holds the container until the checkpoint's timeout and
+		// the kubelet's grace have passed: 409 until then, and then a
+		// checkpoint through the other replica.
+		expiry := timeout + podrest.KubeletGrace
+		var started time.Time
+		var result *checkpointv1.PodCheckpointResult
+		gomega.Eventually(ctx, func() error {
+			started = time.Now()
+			result, err = replicas[0].Checkpoint(ctx, pod.Name, &checkpointv1.PodCheckpointOptions{TimeoutSeconds: ptr.To[int64](120)})
+			if err != nil {
+				expectStatus(err, 409, "already in progress (served by ")
+			}
+			return err
+		}).WithTimeout(expiry + 2*time.Minute).WithPolling(time.Second).Should(gomega.Succeed())
+		gomega.Expect(started.Sub(killed)).To(gomega.BeNumerically("<=", expiry+2*time.Second), "the claim of the dead replica outlived its expiry")
+		inspectArchive(ctx, f, result.NodeName, result.ArchivePaths[0])
+		framework.ExpectNoError(os.Remove(result.ArchivePaths[0])) // 2 GiB: keep the node's disk free
+	})
+
+	ginkgo.It("leaves no claim behind after 100 checkpoints through both replicas", func(ctx context.Context) {
+		const pods, each = 5, 20
+		var names []string
+		for i := range pods {
+			names = append(names, createPod(ctx, f, counterPod("counter-"+strconv.Itoa(i), "", "counter")).Name)
+		}
+		var wg sync.WaitGroup
+		errs := make(chan error, pods*each)
+		for i, name := range names {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer ginkgo.GinkgoRecover()
+				for j := range each {
+					if _, err := replicas[(i+j)%2].Checkpoint(ctx, name, nil); err != nil {
+						errs <- fmt.Errorf("%s, checkpoint %d: %w", name, j, err)
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			framework.Failf("%v", err)
+		}
+		gomega.Eventually(ctx, func() ([]string, error) {
+			leases, err := f.ClientSet.CoordinationV1().Leases(podrest.ClaimNamespace).List(ctx, metav1.ListOptions{LabelSelector: podrest.LabelClaim})
+			if err != nil {
+				return nil, err
+			}
+			var left []string
+			for _, l := range leases.Items {
+				left = append(left, l.Name)
+			}
+			return left, nil
+		}).WithTimeout(10 * time.Second).WithPolling(500 * time.Millisecond).Should(gomega.BeEmpty())
+	})
+})
+
+// replicaConfigs are the client configs of each apiserver replica of a make
+// local-up cluster (kubeconfig-apiserver<i>), none elsewhere.
+func replicaConfigs() []*rest.Config {
+	if *localUpState == "" {
+		return nil
+	}
+	var configs []*rest.Config
+	for i := 1; ; i++ {
+		path := filepath.Join(*localUpState, fmt.Sprintf("kubeconfig-apiserver%d", i))
+		if _, err := os.Stat(path); err != nil {
+			return configs
+		}
+		config, err := clientcmd.BuildConfigFromFlags("", path)
+		framework.ExpectNoError(err)
+		configs = append(configs, config)
+	}
+}
+
+// apiserverDaemon is the local-up daemon name of replica i.
+func apiserverDaemon(i int) string {
+	if i == 1 {
+		return "kube-apiserver"
+	}
+	return fmt.Sprintf("kube-apiserver-%d", i)
+}
+
+// waitForLog waits until the pod's counter has printed text.
+func waitForLog(ctx context.Context, f *framework.Framework, pod, text string) {
+	ginkgo.GinkgoHelper()
+	gomega.Eventually(ctx, func() (string, error) {
+		return e2epod.GetPodLogs(ctx, f.ClientSet, f.Namespace.Name, pod, "counter")
+	}).WithTimeout(2 * time.Minute).WithPolling(500 * time.Millisecond).Should(gomega.ContainSubstring(text))
+}
