@@ -58,7 +58,7 @@ func (o *CheckpointOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.MaxTimeout, "checkpoint-max-timeout", o.MaxTimeout,
 		"The largest timeoutSeconds a pods/checkpoint request may ask for, in whole seconds; larger values are refused with 400. Needs the ContainerCheckpointAPI feature gate.")
 	fs.IntVar(&o.MaxInflightPerNode, "checkpoint-max-inflight-per-node", o.MaxInflightPerNode,
-		"The largest number of pods/checkpoint requests this apiserver lets run at once against one node; more wait up to --checkpoint-inflight-wait for a place, then are refused with 429 and Retry-After. 0 means no limit. Needs the ContainerCheckpointAPI feature gate.")
+		"The largest number of pods/checkpoint requests that run at once against one node, counted over every kube-apiserver of the cluster (with Leases in kube-system; give every replica the same value); more wait up to --checkpoint-inflight-wait for a place, then are refused with 429 and Retry-After. 0 means no limit. Needs the ContainerCheckpointAPI feature gate.")
 	fs.DurationVar(&o.InflightWait, "checkpoint-inflight-wait", o.InflightWait,
 		"How long a pods/checkpoint request whose node already has --checkpoint-max-inflight-per-node checkpoints in flight waits for one of them to end before it is refused with 429. 0 refuses at once. Needs the ContainerCheckpointAPI feature gate.")
 }
