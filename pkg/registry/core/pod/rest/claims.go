@@ -372,31 +372,36 @@ func (c *Claims) tryNode(ctx context.Context, node, nodeDigest string, hold time
 	synced := c.informer.HasSynced()
 	for _, i := range rand.Perm(c.max) {
 		leaseName := "checkpoint-node-" + nodeDigest + "-" + strconv.Itoa(i)
+		var held *coordinationv1.Lease
 		if synced {
 			// The watch says which places are taken; it may be late, and the
-			// write below tells for sure.
-			if obj, ok, _ := c.informer.GetStore().GetByKey(ClaimNamespace + "/" + leaseName); ok && !expired(obj.(*coordinationv1.Lease), c.clock.Now()) {
-				continue
+			// writes below tell for sure. Of a burst woken by one place given
+			// back, one takes it and the others wait on without reading it.
+			if obj, ok, _ := c.informer.GetStore().GetByKey(ClaimNamespace + "/" + leaseName); ok {
+				held = obj.(*coordinationv1.Lease)
 			}
 		}
-		lease, err := c.leases.Create(ctx, c.newLease(leaseName, ClaimNode, node, hold, map[string]string{AnnotationNode: node}), metav1.CreateOptions{})
-		if err == nil {
-			return lease, nil
-		}
-		if !apierrors.IsAlreadyExists(err) {
-			return nil, c.writeError(ctx, err)
-		}
-		held, err := c.leases.Get(ctx, leaseName, metav1.GetOptions{})
-		if apierrors.IsNotFound(err) {
-			continue
-		}
-		if err != nil {
-			return nil, c.writeError(ctx, err)
+		if held == nil {
+			lease, err := c.leases.Create(ctx, c.newLease(leaseName, ClaimNode, node, hold, map[string]string{AnnotationNode: node}), metav1.CreateOptions{})
+			if err == nil {
+				return lease, nil
+			}
+			if !apierrors.IsAlreadyExists(err) {
+				return nil, c.writeError(ctx, err)
+			}
+			if synced {
+				continue
+			}
+			if held, err = c.leases.Get(ctx, leaseName, metav1.GetOptions{}); apierrors.IsNotFound(err) {
+				continue
+			} else if err != nil {
+				return nil, c.writeError(ctx, err)
+			}
 		}
 		if !expired(held, c.clock.Now()) {
 			continue
 		}
-		lease, err = c.takeOver(ctx, held, hold)
+		lease, err := c.takeOver(ctx, held, hold)
 		if err == nil {
 			return lease, nil
 		}

@@ -180,7 +180,8 @@ func TestClaimContainerAcrossReplicas(t *testing.T) {
 // holds its claims until they expire; then another replica takes them, and
 // garbage collection deletes the ones nobody took.
 func TestClaimExpires(t *testing.T) {
-	ctx := context.Background()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	store, fakeClock := newLeaseStore(), newFakeClock()
 	dead := NewClaims(store, "apiserver-dead", 1, 0, fakeClock)
 	alive := NewClaims(store, "apiserver-alive", 1, 0, fakeClock)
@@ -193,6 +194,14 @@ func TestClaimExpires(t *testing.T) {
 	}
 	if _, ok, err := dead.ClaimNode(ctx, "node2", time.Minute, hold); !ok || err != nil {
 		t.Fatalf("place on node2: %v %v", ok, err)
+	}
+	// The replica that takes over reads the places from its watch.
+	alive.start(ctx.Done())
+	err := wait.PollUntilContextTimeout(ctx, time.Millisecond, 10*time.Second, true, func(context.Context) (bool, error) {
+		return alive.informer.HasSynced() && len(alive.informer.GetStore().List()) == 3, nil
+	})
+	if err != nil {
+		t.Fatal("the watch of the claims never showed the dead replica's three claims")
 	}
 	fakeClock.Step(hold - time.Millisecond)
 	if _, err := alive.ClaimContainer(ctx, "default", "web", "app", "node1", hold); !apierrors.IsConflict(err) {
@@ -218,10 +227,6 @@ func TestClaimExpires(t *testing.T) {
 	fakeClock.Step(time.Second)
 
 	// Left: the dead replica's place on node2, expired; collect deletes it.
-	alive.start(ctx.Done())
-	if !waitSynced(alive) {
-		t.Fatal("the watch of the claims never synced")
-	}
 	alive.collect(ctx)
 	if left := store.leases(t); len(left) != 0 {
 		t.Errorf("claims left after garbage collection: %v", names(left))
