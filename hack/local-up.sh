@@ -121,7 +121,7 @@ kubeconfig "${STATE}/controller-manager.kubeconfig" system:kube-controller-manag
 kubeconfig "${STATE}/scheduler.kubeconfig" system:kube-scheduler scheduler
 
 # --- control plane -----------------------------------------------------------
-step "etcd, kube-apiserver, kube-controller-manager and kube-scheduler in ${CP_NS}"
+step "etcd, ${APISERVERS} kube-apiserver(s)$( ((APISERVERS == 1)) || echo " behind haproxy"), kube-controller-manager and kube-scheduler in ${CP_NS}"
 run_in "${CP_NS}" etcd "${BIN}/etcd" --name=local --data-dir="${STATE}/etcd" \
 	--listen-client-urls=http://127.0.0.1:2379 --advertise-client-urls=http://127.0.0.1:2379 \
 	--listen-peer-urls=http://127.0.0.1:2380 --initial-advertise-peer-urls=http://127.0.0.1:2380 \
