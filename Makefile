@@ -24,7 +24,7 @@ export GOFLAGS := -buildvcs=false
 STAGING := staging/src/github.com/kube-checkpoint
 STAGING_MODULES := $(STAGING)/client-go $(STAGING)/kubectl
 
-.PHONY: all build kube-apiserver kubectl cluster-binaries images local-up local-down test-binaries verify test test-unit test-integration test-e2e bench bench-rss clean
+.PHONY: all build kube-apiserver kubectl cluster-binaries images local-up local-down test-binaries verify test test-unit test-integration test-e2e bench bench-rss bench-fleet clean
 
 all: build
 
@@ -109,6 +109,12 @@ bench:
 RSS_SAMPLES ?= 3
 bench-rss: test-binaries
 	KUBE_CHECKPOINT_BIN=$(CURDIR)/$(BIN) go test -count=1 -run '^$$' -bench BenchmarkIdleRSS -benchtime=$(RSS_SAMPLES)x -timeout 10m ./test/integration/checkpoint/
+
+## bench-fleet: a simulated fleet in integration: FLEET_NODES (10,100) TLS
+## kubelet stand-ins, 1000 checkpoints through two apiservers at once; writes
+## docs/bench-fleet.md.
+bench-fleet: test-binaries
+	KUBE_CHECKPOINT_BIN=$(CURDIR)/$(BIN) FLEET_OUT=$(CURDIR)/docs/bench-fleet.md go test -count=1 -run '^$$' -bench BenchmarkFleet -benchtime=1x -timeout 20m ./test/integration/checkpoint/
 
 clean:
 	rm -rf $(OUT)

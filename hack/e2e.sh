@@ -29,6 +29,7 @@ if [[ ${status} -eq 0 ]]; then
 	mkdir -p "${ROOT}/_output/bench"
 	in_ns "${CP_NS}" "${BIN}/bench" --kubeconfig="${KUBECONFIG_FILE}" --local-up-state="${STATE}" --crictl="${DEPS}/bin/crictl" \
 		--samples=2 --concurrency=1,8 --rounds=1 --sizes=16 --size-samples=1 \
+		--replica-kubeconfigs="${STATE}/kubeconfig-apiserver1,${STATE}/kubeconfig-apiserver2" \
 		--out="${ROOT}/_output/bench/smoke.md" --plot="${ROOT}/_output/bench/smoke.png" || status=$?
 fi
 if [[ ${status} -ne 0 ]]; then

@@ -42,6 +42,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/utils/ptr"
 
 	checkpointv1 "github.com/kube-checkpoint/client-go/api/core/v1"
@@ -53,6 +54,11 @@ type config struct {
 	samples, rounds, sizeSamples     int
 	concurrency, sizes               []int
 	idleRSS, out, plot               string
+	// replicaKubeconfigs reach each apiserver replica alone
+	// (kubeconfig-apiserver<i> of APISERVERS=2 make local-up).
+	replicaKubeconfigs []string
+	// fleet is the table make bench-fleet wrote.
+	fleet string
 }
 
 // The four paths of the comparison.
@@ -61,6 +67,9 @@ const (
 	pathProxy   = "b"
 	pathKubelet = "c"
 	pathCrictl  = "d"
+	// pathReplica is (a) through the first apiserver replica alone, not
+	// through the load balancer.
+	pathReplica = "a1"
 )
 
 var pathNames = map[string]string{
@@ -68,6 +77,7 @@ var pathNames = map[string]string{
 	pathProxy:   "(b) nodes/{node}/proxy/checkpoint",
 	pathKubelet: "(c) kubelet /checkpoint, apiserver's client cert",
 	pathCrictl:  "(d) crictl checkpoint --export on the node",
+	pathReplica: "(a) through one apiserver alone",
 }
 
 const (
@@ -90,6 +100,10 @@ type bench struct {
 	kubeHTTP *http.Client
 	socket   string // the node's containerd socket, for crictl
 	crictlN  int
+	// replicas reach each apiserver alone, when there are several.
+	replicas       []kubernetes.Interface
+	replicaPods    []typedv1.PodInterface
+	replicaThrough bool // the concurrency sweep alternates replicas
 
 	mu       sync.Mutex
 	archives []string // every archive the bench made, removed at the end
@@ -136,6 +150,23 @@ func newBench(ctx context.Context, cfg config, restConfig *rest.Config) (*bench,
 		return nil, errors.New("no Ready node with an InternalIP")
 	}
 	b.socket = filepath.Join(cfg.state, b.node, "containerd.sock")
+	for _, kubeconfig := range cfg.replicaKubeconfigs {
+		config, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+		if err != nil {
+			return nil, err
+		}
+		config.QPS, config.Burst = 200, 400
+		client, err := kubernetes.NewForConfig(config)
+		if err != nil {
+			return nil, err
+		}
+		pods, err := typedv1.NewForConfig(config)
+		if err != nil {
+			return nil, err
+		}
+		b.replicas = append(b.replicas, client)
+		b.replicaPods = append(b.replicaPods, pods.Pods(namespace))
+	}
 
 	// Path (c) dials the kubelet as the apiserver does: its kubelet client
 	// certificate, the cluster CA, connections kept alive.
@@ -203,6 +234,12 @@ func (b *bench) run() (*report, error) {
 			return r, err
 		}
 		r.concurrency = append(r.concurrency, level)
+	}
+
+	if len(b.replicas) > 1 {
+		if r.ha, err = b.ha(); err != nil {
+			return r, err
+		}
 	}
 
 	for _, mib := range b.cfg.sizes {
@@ -282,13 +319,9 @@ func (b *bench) checkpoint(path string, pod *corev1.Pod) sample {
 	start := time.Now()
 	switch path {
 	case pathAPI:
-		var result *checkpointv1.PodCheckpointResult
-		result, s.err = b.pods.Checkpoint(b.ctx, pod.Name, &checkpointv1.PodCheckpointOptions{Container: container})
-		s.took = time.Since(start)
-		if s.err == nil {
-			s.kubelet = time.Duration(result.DurationMilliseconds) * time.Millisecond
-			s.archive = firstOf(result.ArchivePaths)
-		}
+		return b.checkpointThrough(b.pods, pod)
+	case pathReplica:
+		return b.checkpointThrough(b.replicaPods[0], pod)
 	case pathProxy:
 		var raw []byte
 		raw, s.err = b.client.CoreV1().RESTClient().Post().
@@ -316,6 +349,26 @@ func (b *bench) checkpoint(path string, pod *corev1.Pod) sample {
 			s.err = fmt.Errorf("crictl: %v: %s", err, lastLine(out))
 		}
 	}
+	return b.keep(s)
+}
+
+// checkpointThrough takes one checkpoint of the pod's container through
+// pods/checkpoint of the apiserver that pods reaches.
+func (b *bench) checkpointThrough(pods typedv1.PodInterface, pod *corev1.Pod) sample {
+	var s sample
+	start := time.Now()
+	result, err := pods.Checkpoint(b.ctx, pod.Name, &checkpointv1.PodCheckpointOptions{Container: container})
+	s.took, s.err = time.Since(start), err
+	if err == nil {
+		s.kubelet = time.Duration(result.DurationMilliseconds) * time.Millisecond
+		s.archive = firstOf(result.ArchivePaths)
+	}
+	return b.keep(s)
+}
+
+// keep notes the archive of a checkpoint that succeeded, to remove it at the
+// end, and checks that it is where it was reported.
+func (b *bench) keep(s sample) sample {
 	if s.err == nil {
 		b.mu.Lock()
 		b.archives = append(b.archives, s.archive)
@@ -407,7 +460,11 @@ func (b *bench) concurrent(k int) (concurrencyLevel, error) {
 			go func() {
 				defer wg.Done()
 				<-gate
-				samples[i] = b.checkpoint(pathAPI, pods[i])
+				if b.replicaThrough {
+					samples[i] = b.checkpointThrough(b.replicaPods[i%len(b.replicaPods)], pods[i])
+				} else {
+					samples[i] = b.checkpoint(pathAPI, pods[i])
+				}
 			}()
 		}
 		start := time.Now()
@@ -435,20 +492,42 @@ func (b *bench) concurrent(k int) (concurrencyLevel, error) {
 	return level, nil
 }
 
-// refused reads apiserver_pod_checkpoint_refused_total{code="429"}.
+// refused reads apiserver_pod_checkpoint_refused_total{code="429"}, summed
+// over every apiserver replica.
 func (b *bench) refused() (float64, error) {
-	raw, err := b.client.CoreV1().RESTClient().Get().AbsPath("/metrics").DoRaw(b.ctx)
-	if err != nil {
-		return 0, err
+	total := 0.0
+	err := b.eachMetric(func(line string) error {
+		if rest, ok := strings.CutPrefix(line, `apiserver_pod_checkpoint_refused_total{code="429"} `); ok {
+			v, err := strconv.ParseFloat(strings.TrimSpace(rest), 64)
+			total += v
+			return err
+		}
+		return nil
+	})
+	return total, err
+}
+
+// eachMetric calls f with every line of every apiserver's /metrics: each
+// replica's when the bench knows them, else the one the client reaches.
+func (b *bench) eachMetric(f func(line string) error) error {
+	clients := b.replicas
+	if len(clients) == 0 {
+		clients = []kubernetes.Interface{b.client}
 	}
-	scanner := bufio.NewScanner(bytes.NewReader(raw))
-	scanner.Buffer(make([]byte, 1<<20), 1<<20)
-	for scanner.Scan() {
-		if rest, ok := strings.CutPrefix(scanner.Text(), `apiserver_pod_checkpoint_refused_total{code="429"} `); ok {
-			return strconv.ParseFloat(strings.TrimSpace(rest), 64)
+	for _, c := range clients {
+		raw, err := c.CoreV1().RESTClient().Get().AbsPath("/metrics").DoRaw(b.ctx)
+		if err != nil {
+			return err
+		}
+		scanner := bufio.NewScanner(bytes.NewReader(raw))
+		scanner.Buffer(make([]byte, 1<<20), 1<<20)
+		for scanner.Scan() {
+			if err := f(scanner.Text()); err != nil {
+				return err
+			}
 		}
 	}
-	return 0, nil
+	return nil
 }
 
 // memoryLevel is a container holding mib MiB, checkpointed through (a) and (d).

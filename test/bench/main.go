@@ -28,6 +28,12 @@ limitations under the License.
 // and a PNG plot, and its last line is the summary
 //
 //	ratio_vs_nodes_proxy=<a/b median> ratio_vs_kubelet=<a/c median> concurrent32_errors=<n>
+//	    [ha_added_ms=<median through the load balancer − median through one replica> throughput32_ratio=<n>]
+//
+// With --replica-kubeconfigs (two apiservers behind a load balancer) it adds
+// a section: (a) through the load balancer against (a) through one replica
+// alone on the same pod, the concurrency sweep through both replicas, and the
+// Lease writes of the claims per checkpoint.
 //
 // It runs inside the control plane's network namespace (hack/bench.sh, make
 // bench) and removes the pods and archives it made.
@@ -59,6 +65,8 @@ func main() {
 	flag.StringVar(&cfg.idleRSS, "idle-rss", "", "output of make bench-rss to report beside the cluster numbers")
 	flag.StringVar(&cfg.out, "out", "BENCHMARKS.md", "report to write")
 	flag.StringVar(&cfg.plot, "plot", "docs/bench-time-vs-rss.png", "PNG plot of checkpoint time against container memory to write")
+	flag.StringVar(&cfg.fleet, "fleet", "", "output of make bench-fleet (a markdown table) to report")
+	replicas := flag.String("replica-kubeconfigs", "", "comma-separated kubeconfigs that reach each apiserver replica alone (kubeconfig-apiserver1,2 of APISERVERS=2 make local-up): adds the section on two apiservers")
 	flag.Parse()
 
 	var err error
@@ -67,6 +75,12 @@ func main() {
 	}
 	if cfg.sizes, err = ints(*sizes); err != nil {
 		fail("--sizes: %v", err)
+	}
+	if *replicas != "" {
+		cfg.replicaKubeconfigs = strings.Split(*replicas, ",")
+		if len(cfg.replicaKubeconfigs) < 2 {
+			fail("--replica-kubeconfigs: want two or more, got %q", *replicas)
+		}
 	}
 	if cfg.kubeconfig == "" || cfg.state == "" {
 		fail("--kubeconfig and --local-up-state are required (run make bench)")

@@ -40,6 +40,7 @@ type report struct {
 	concurrency []concurrencyLevel
 	memory      []memoryLevel
 	idle        *idleRSS
+	ha          *haReport
 }
 
 // stats are the order statistics of some durations.
@@ -123,7 +124,11 @@ func (r *report) errorsAt() (pods, errors int) {
 
 func (r *report) summary() string {
 	_, errs := r.errorsAt()
-	return fmt.Sprintf("ratio_vs_nodes_proxy=%.3f ratio_vs_kubelet=%.3f concurrent32_errors=%d", r.ratio(pathProxy), r.ratio(pathKubelet), errs)
+	line := fmt.Sprintf("ratio_vs_nodes_proxy=%.3f ratio_vs_kubelet=%.3f concurrent32_errors=%d", r.ratio(pathProxy), r.ratio(pathKubelet), errs)
+	if r.ha != nil {
+		line += fmt.Sprintf(" ha_added_ms=%.1f throughput32_ratio=%.3f", r.ha.added(), throughputRatio(r.ha.concurrency))
+	}
+	return line
 }
 
 func ms(d time.Duration) string {
@@ -183,20 +188,28 @@ func (r *report) write(out, plot string) error {
 	p("only when none is given back in time; an error here is one the caller saw.")
 	p("%d rounds per level; throughput is pods over the median round's wall time.", r.cfg.rounds)
 	p("")
-	p("| pods at once | requests | errors | 429s retried | round wall median (s) | throughput (checkpoints/s) | latency median (s) | latency p90 (s) |")
-	p("|---:|---:|---:|---:|---:|---:|---:|---:|")
-	for _, l := range r.concurrency {
-		wall := statsOf(l.walls).median
-		lat := statsOf(l.latencies)
-		p("| %d | %d | %d | %.0f | %s | %.2f | %s | %s |", l.pods, l.requests, l.errors, l.refused, sec(wall), float64(l.pods)/wall.Seconds(), sec(lat.median), sec(lat.p90))
-	}
-	for _, l := range r.concurrency {
-		if l.firstError != "" {
-			p("")
-			p("First error at %d pods: `%s`", l.pods, l.firstError)
-		}
-	}
+	concurrencyTable(p, r.concurrency)
 	p("")
+	if r.ha != nil {
+		r.ha.write(p)
+	}
+	if r.cfg.fleet != "" {
+		table, err := os.ReadFile(r.cfg.fleet)
+		if err != nil {
+			return err
+		}
+		p("## A simulated fleet: many nodes, two apiservers")
+		p("")
+		p("`make bench-fleet` (`BenchmarkFleet` in `test/integration/checkpoint`): two apiservers on one etcd, N TLS kubelet")
+		p("stand-ins registered as Nodes (each answers a checkpoint in 50 ms), 100 pods spread over them and 1,000")
+		p("checkpoints, each pod's a little over a second apart, alternating replicas, all pods at once from random offsets.")
+		p("The apiserver's own time is what the client waited beyond the stand-in's 50 ms: the claims' Lease writes are in")
+		p("it. Writes by verb and code count every Lease write the replicas served, failed ones included (a 409 is a place")
+		p("taken a moment earlier). Claims left is counted two seconds after the last checkpoint.")
+		p("")
+		p("%s", strings.TrimSpace(string(table)))
+		p("")
+	}
 	p("## Memory: a container holding more and more memory, through (a) and (d)")
 	p("")
 	p("The counter with `-hold-mib N` writes every page of N MiB before it counts. %d checkpoints per path and size, alternating which goes first.", r.cfg.sizeSamples)
@@ -329,4 +342,63 @@ func readIdleRSS(path string) (*idleRSS, error) {
 		}
 	}
 	return nil, fmt.Errorf("%s has no BenchmarkIdleRSS result", path)
+}
+
+func concurrencyTable(p func(string, ...any), levels []concurrencyLevel) {
+	p("| pods at once | requests | errors | 429s retried | round wall median (s) | throughput (checkpoints/s) | latency median (s) | latency p90 (s) |")
+	p("|---:|---:|---:|---:|---:|---:|---:|---:|")
+	for _, l := range levels {
+		wall := statsOf(l.walls).median
+		lat := statsOf(l.latencies)
+		p("| %d | %d | %d | %.0f | %s | %.2f | %s | %s |", l.pods, l.requests, l.errors, l.refused, sec(wall), float64(l.pods)/wall.Seconds(), sec(lat.median), sec(lat.p90))
+	}
+	for _, l := range levels {
+		if l.firstError != "" {
+			p("")
+			p("First error at %d pods: `%s`", l.pods, l.firstError)
+		}
+	}
+}
+
+func (h *haReport) write(p func(string, ...any)) {
+	p("## Two apiservers behind a load balancer")
+	p("")
+	p("The cluster runs %d kube-apiservers on one etcd behind haproxy (`APISERVERS=%d make local-up`). Every checkpoint", h.replicas, h.replicas)
+	p("claims its container and a place on its node with Leases in kube-system, whichever replica serves it, so that")
+	p("no archive is overwritten and the per-node bound holds over all replicas. client-go keeps one HTTP/2")
+	p("connection per server, so a client through the load balancer talks to one replica; the sections above are that.")
+	p("")
+	p("### The load balancer's hop: (a) through it and through one replica alone, same pod, interleaved")
+	p("")
+	p("| path | n | errors | min | median | p90 | max |")
+	p("|---|---:|---:|---:|---:|---:|---:|")
+	for _, path := range []string{pathAPI, pathReplica} {
+		s := statsOf(took(h.paths[path]))
+		name := pathNames[path]
+		if path == pathAPI {
+			name = "(a) through the load balancer"
+		}
+		p("| %s | %d | %d | %s | %s | %s | %s |", name, s.n, errorsIn(h.paths[path]), ms(s.min), ms(s.median), ms(s.p90), ms(s.maxD))
+	}
+	p("")
+	p("| measure | value | target |")
+	p("|---|---:|---:|")
+	p("| median through the load balancer − median through one replica | %.1f ms | ≤ 10 ms |", h.added())
+	p("| Lease writes per checkpoint during this section (claims; the replicas' identity Leases add one every 10 s each) | %.2f | |", h.writesPerCheckpoint())
+	var verbs []string
+	for v, n := range h.writes {
+		verbs = append(verbs, fmt.Sprintf("%s: %.0f", v, n))
+	}
+	slices.Sort(verbs)
+	p("| the writes by verb and code, for %d checkpoints | %s | |", h.checkpoints, strings.Join(verbs, ", "))
+	p("")
+	p("### Concurrency through both replicas")
+	p("")
+	p("Each request of a round goes to a replica in turn, so both serve the node at once and the bound of 4 per node")
+	p("is held across them.")
+	p("")
+	concurrencyTable(p, h.concurrency)
+	p("")
+	p("Throughput at the most pods over the best level's: %.3f (target ≥ 0.9).", throughputRatio(h.concurrency))
+	p("")
 }

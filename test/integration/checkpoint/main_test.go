@@ -154,6 +154,12 @@ type podSpec struct {
 
 func createPod(t *testing.T, ns string, p podSpec) *corev1.Pod {
 	t.Helper()
+	return createPodWith(t, admin, ns, p)
+}
+
+// createPodWith creates the pod through client.
+func createPodWith(t testing.TB, admin kubernetes.Interface, ns string, p podSpec) *corev1.Pod {
+	t.Helper()
 	ctx := context.Background()
 	pod := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: p.name, Namespace: ns},
