@@ -34,7 +34,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"k8s.io/kubernetes/test/e2e/framework"
 	admissionapi "k8s.io/pod-security-admission/api"
 	"k8s.io/utils/ptr"
@@ -165,10 +165,7 @@ var _ = framework.Describe("pods/checkpoint faults", framework.WithFeatureGate(f
 		apiserver, err := checkpointKilledMidway(ctx, checkpoints, pod.Name, "kube-apiserver")
 		gomega.Expect(err.Error()).To(gomega.MatchRegexp(`EOF|connection reset by peer`))
 		apiserver.restart()
-		restarted := kubernetes.NewForConfigOrDie(config)
-		gomega.Eventually(ctx, func() error {
-			return restarted.CoreV1().RESTClient().Get().AbsPath("/readyz").Do(ctx).Error()
-		}).WithTimeout(time.Minute).WithPolling(time.Second).Should(gomega.Succeed())
+		waitReady(ctx, []*rest.Config{config})
 
 		expectUnharmed(ctx, f, pod)
 		result, err := checkpoints.Checkpoint(ctx, small.Name, nil)

@@ -30,6 +30,7 @@ import (
 	"github.com/onsi/ginkgo/v2"
 	"github.com/onsi/gomega"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/kubernetes/test/e2e/framework"
@@ -141,6 +142,48 @@ var _ = framework.Describe("pods/checkpoint across apiserver replicas", framewor
 		framework.ExpectNoError(os.Remove(result.ArchivePaths[0])) // 2 GiB: keep the node's disk free
 	})
 
+	framework.It("holds --checkpoint-max-inflight-per-node over both replicas", framework.WithSerial(), framework.WithDisruptive(), func(ctx context.Context) {
+		slow := createSlowPod(ctx, f, "slow")
+		small := createPod(ctx, f, counterPod("small", slow.Spec.NodeName, "counter"))
+		// Both replicas restarted with a bound of one checkpoint per node
+		// and no wait, then as they were.
+		configs := replicaConfigs()[:2]
+		var daemons []*daemon
+		for i := range configs {
+			daemons = append(daemons, stopDaemon(apiserverDaemon(i+1), syscall.SIGTERM))
+		}
+		ginkgo.DeferCleanup(func(ctx context.Context) {
+			for _, d := range daemons {
+				if d.running {
+					d.stop(syscall.SIGTERM)
+				}
+				d.start()
+			}
+			waitReady(ctx, configs)
+		})
+		for _, d := range daemons {
+			d.start("--checkpoint-max-inflight-per-node=1", "--checkpoint-inflight-wait=0s")
+		}
+		waitReady(ctx, configs)
+
+		done := make(chan error, 1)
+		go func() {
+			_, err := replicas[0].Checkpoint(ctx, slow.Name, &checkpointv1.PodCheckpointOptions{TimeoutSeconds: ptr.To[int64](5)})
+			done <- err
+		}()
+		time.Sleep(2 * time.Second) // CRIU is dumping, through replica 1
+		// Through replica 2, without client-go's retries of a 429.
+		err := kubernetes.NewForConfigOrDie(configs[1]).CoreV1().RESTClient().Post().
+			AbsPath("/api/v1/namespaces", f.Namespace.Name, "pods", small.Name, "checkpoint").MaxRetries(0).Do(ctx).Error()
+		expectStatus(err, 429, fmt.Sprintf("node %s already has 1 checkpoints in flight", slow.Spec.NodeName), "counted over every apiserver")
+		gomega.Eventually(done).WithTimeout(time.Minute).Should(gomega.Receive(&err))
+		expectStatus(err, 504, "did not complete within 5s")
+		// The place is given back: the other pod of the node, through replica 2.
+		result, err := replicas[1].Checkpoint(ctx, small.Name, nil)
+		framework.ExpectNoError(err)
+		inspectArchive(ctx, f, result.NodeName, result.ArchivePaths[0])
+	})
+
 	ginkgo.It("leaves no claim behind after 100 checkpoints through both replicas", func(ctx context.Context) {
 		const pods, each = 5, 20
 		var names []string
@@ -212,4 +255,15 @@ func waitForLog(ctx context.Context, f *framework.Framework, pod, text string) {
 	gomega.Eventually(ctx, func() (string, error) {
 		return e2epod.GetPodLogs(ctx, f.ClientSet, f.Namespace.Name, pod, "counter")
 	}).WithTimeout(2 * time.Minute).WithPolling(500 * time.Millisecond).Should(gomega.ContainSubstring(text))
+}
+
+// waitReady waits until every apiserver of configs is ready.
+func waitReady(ctx context.Context, configs []*rest.Config) {
+	ginkgo.GinkgoHelper()
+	for _, config := range configs {
+		client := kubernetes.NewForConfigOrDie(config)
+		gomega.Eventually(ctx, func() error {
+			return client.CoreV1().RESTClient().Get().AbsPath("/readyz").Do(ctx).Error()
+		}).WithTimeout(2 * time.Minute).WithPolling(time.Second).Should(gomega.Succeed())
+	}
 }
