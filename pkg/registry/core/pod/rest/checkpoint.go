@@ -198,13 +198,21 @@ func (h *checkpointHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) 
 		h.responder.Error(err)
 		return
 	}
+	var place *Claim
 	asked := false
 	defer func() {
+		// Both claims are given back at once, before the answer is sent.
+		released := make(chan struct{})
+		go func() {
+			defer close(released)
+			place.Release()
+		}()
 		if asked {
 			claim.End()
 		} else {
 			claim.Release() // no archive was named: nothing to space
 		}
+		<-released
 	}()
 	place, ok, err := h.rest.Claims.ClaimNode(req.Context(), node, h.timeout, hold)
 	if err != nil {
@@ -219,7 +227,6 @@ func (h *checkpointHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) 
 		h.responder.Error(apierrors.NewTooManyRequests(fmt.Sprintf("node %s already has %d checkpoints in flight (kube-apiserver --checkpoint-max-inflight-per-node, counted over every apiserver) and none ended within %s (--checkpoint-inflight-wait, at most the checkpoint's timeout): retry later", node, h.rest.Claims.Max(), min(h.rest.Claims.Wait(), h.timeout)), retryAfterSeconds))
 		return
 	}
-	defer place.Release()
 	if place.Waited() {
 		// It waited for the place: the container's claim lasts from now.
 		if err := claim.Renew(req.Context(), hold); err != nil {

@@ -113,8 +113,9 @@ type Claims struct {
 	clock    clock.WithTickerAndDelayedExecution
 
 	mu sync.Mutex
-	// freed is closed, and forgotten, when a place on a node (by digest)
-	// may have been given back, here or by another replica.
+	// freed is closed, and forgotten, when a claim may have been given back,
+	// here or by another replica: a place on a node (any of the node's) or a
+	// container's claim; see wakeKey.
 	freed map[string]chan struct{}
 }
 
@@ -138,18 +139,19 @@ func NewClaims(client kubernetes.Interface, holder string, maxPerNode int, wait 
 		clock:    clk,
 		freed:    map[string]chan struct{}{},
 	}
-	wake := func(obj any) {
-		if l, ok := obj.(*coordinationv1.Lease); ok && l.Labels[LabelClaim] == ClaimNode {
-			c.wake(l.Labels[LabelNode])
-		}
-	}
 	_, _ = c.informer.AddEventHandler(cache.ResourceEventHandlerFuncs{
-		UpdateFunc: func(_, obj any) { wake(obj) },
+		UpdateFunc: func(_, obj any) {
+			if l, ok := obj.(*coordinationv1.Lease); ok && l.Labels[LabelClaim] == ClaimNode {
+				c.wake(wakeKey(l)) // an expired place may be taken over
+			}
+		},
 		DeleteFunc: func(obj any) {
 			if tombstone, ok := obj.(cache.DeletedFinalStateUnknown); ok {
 				obj = tombstone.Obj
 			}
-			wake(obj)
+			if l, ok := obj.(*coordinationv1.Lease); ok {
+				c.wake(wakeKey(l))
+			}
 		},
 	})
 	return c
@@ -241,6 +243,7 @@ func (c *Claims) ClaimContainer(ctx context.Context, namespace, name, container,
 		if !apierrors.IsAlreadyExists(err) {
 			return nil, c.writeError(ctx, err)
 		}
+		deleted := c.freedChannel(containerWakeKey(leaseName))
 		held, err := c.leases.Get(ctx, leaseName, metav1.GetOptions{})
 		if apierrors.IsNotFound(err) {
 			continue // given back meanwhile
@@ -251,10 +254,18 @@ func (c *Claims) ClaimContainer(ctx context.Context, namespace, name, container,
 		switch {
 		case held.Annotations[AnnotationEnded] != "":
 			// Its checkpoint ended: wait a second from now, which is after
-			// it ended whatever the clocks of the two replicas say.
+			// it ended whatever the clocks of the two replicas say, or until
+			// its holder gives it back, which it does a second after the
+			// end on its own clock.
+			spacing := c.clock.NewTimer(archiveSpacing)
 			select {
-			case <-c.clock.After(archiveSpacing):
+			case <-spacing.C():
+			case <-deleted:
 			case <-ctx.Done():
+			}
+			spacing.Stop()
+			c.forget(containerWakeKey(leaseName), deleted)
+			if ctx.Err() != nil {
 				return nil, apierrors.NewTimeoutError("the request ended while waiting to checkpoint", 0)
 			}
 		case !expired(held, c.clock.Now()):
@@ -336,7 +347,7 @@ func (c *Claims) ClaimNode(ctx context.Context, node string, limit, hold time.Du
 		}
 	}()
 	for {
-		freed := c.freedChannel(nodeDigest)
+		freed := c.freedChannel(nodeWakeKey(nodeDigest))
 		lease, err := c.tryNode(ctx, node, nodeDigest, hold)
 		if err != nil {
 			return nil, false, err
@@ -430,9 +441,7 @@ func (c *Claims) release(ctx context.Context, lease *coordinationv1.Lease) {
 	if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
 		klog.FromContext(ctx).Error(err, "Cannot give a checkpoint claim back; it expires by itself", "lease", klog.KObj(lease))
 	}
-	if lease.Labels[LabelClaim] == ClaimNode {
-		c.wake(lease.Labels[LabelNode])
-	}
+	c.wake(wakeKey(lease))
 }
 
 func (c *Claims) takeOver(ctx context.Context, held *coordinationv1.Lease, hold time.Duration) (*coordinationv1.Lease, error) {
@@ -472,23 +481,47 @@ func (c *Claims) writeError(ctx context.Context, err error) error {
 	return apierrors.NewInternalError(fmt.Errorf("cannot write the checkpoint's claim (a Lease in namespace %s): %w", ClaimNamespace, err))
 }
 
-func (c *Claims) freedChannel(nodeDigest string) chan struct{} {
+// wakeKey is what waits for lease to be given back: any place of its node,
+// or its container.
+func wakeKey(lease *coordinationv1.Lease) string {
+	if lease.Labels[LabelClaim] == ClaimNode {
+		return nodeWakeKey(lease.Labels[LabelNode])
+	}
+	return containerWakeKey(lease.Name)
+}
+
+func nodeWakeKey(nodeDigest string) string { return "node/" + nodeDigest }
+
+func containerWakeKey(leaseName string) string { return "container/" + leaseName }
+
+func (c *Claims) freedChannel(key string) chan struct{} {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	freed, ok := c.freed[nodeDigest]
+	freed, ok := c.freed[key]
 	if !ok {
 		freed = make(chan struct{})
-		c.freed[nodeDigest] = freed
+		c.freed[key] = freed
 	}
 	return freed
 }
 
-func (c *Claims) wake(nodeDigest string) {
+func (c *Claims) wake(key string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if freed, ok := c.freed[nodeDigest]; ok {
+	if freed, ok := c.freed[key]; ok {
 		close(freed)
-		delete(c.freed, nodeDigest)
+		delete(c.freed, key)
+	}
+}
+
+// forget drops a channel nobody may wait on any more, so that the map holds
+// only what is waited for (another waiter of the same key then waits out its
+// timer instead).
+func (c *Claims) forget(key string, freed chan struct{}) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.freed[key] == freed {
+		delete(c.freed, key)
 	}
 }
 

@@ -176,6 +176,46 @@ func TestClaimContainerAcrossReplicas(t *testing.T) {
 	}
 }
 
+// TestClaimContainerWaitEndsWhenGivenBack: a checkpoint that finds the
+// previous one's claim ended waits only until its holder gives it back (a
+// second after the end, on the holder's clock), which another replica learns
+// from its watch.
+func TestClaimContainerWaitEndsWhenGivenBack(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	store, fakeClock := newLeaseStore(), newFakeClock()
+	a := NewClaims(store, "apiserver-a", 0, 0, fakeClock)
+	b := NewClaims(store, "apiserver-b", 0, 0, fakeClock)
+	b.start(ctx.Done())
+	if !waitSynced(b) {
+		t.Fatal("the watch of the claims never synced")
+	}
+	first, err := a.ClaimContainer(ctx, "default", "web", "app", "node1", time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first.End()
+	fakeClock.Step(500 * time.Millisecond)
+	next := make(chan error)
+	go func() {
+		claim, err := b.ClaimContainer(ctx, "default", "web", "app", "node1", time.Minute)
+		if err == nil {
+			claim.Release()
+		}
+		next <- err
+	}()
+	waitForTimers(t, fakeClock, 2) // a's give-back, b's second
+	fakeClock.Step(500 * time.Millisecond)
+	select {
+	case err := <-next:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the waiting checkpoint did not start when the ended claim was given back")
+	}
+}
+
 // TestClaimExpires: a replica that stopped in the middle of a checkpoint
 // holds its claims until they expire; then another replica takes them, and
 // garbage collection deletes the ones nobody took.
