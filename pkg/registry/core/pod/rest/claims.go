@@ -22,6 +22,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -113,10 +114,12 @@ type Claims struct {
 	clock    clock.WithTickerAndDelayedExecution
 
 	mu sync.Mutex
-	// freed is closed, and forgotten, when a claim may have been given back,
-	// here or by another replica: a place on a node (any of the node's) or a
-	// container's claim; see wakeKey.
+	// freed is closed, and forgotten, when a container's claim (by Lease
+	// name) may have been given back, here or by another replica.
 	freed map[string]chan struct{}
+	// queues are the checkpoints of this replica waiting for a place on a
+	// node (by digest), first come first; a place given back wakes one.
+	queues map[string][]*nodeWaiter
 }
 
 // NewClaims keeps checkpoints apart through the claims in client's cluster.
@@ -138,19 +141,15 @@ func NewClaims(client kubernetes.Interface, holder string, maxPerNode int, wait 
 		wait:     wait,
 		clock:    clk,
 		freed:    map[string]chan struct{}{},
+		queues:   map[string][]*nodeWaiter{},
 	}
 	_, _ = c.informer.AddEventHandler(cache.ResourceEventHandlerFuncs{
-		UpdateFunc: func(_, obj any) {
-			if l, ok := obj.(*coordinationv1.Lease); ok && l.Labels[LabelClaim] == ClaimNode {
-				c.wake(wakeKey(l)) // an expired place may be taken over
-			}
-		},
 		DeleteFunc: func(obj any) {
 			if tombstone, ok := obj.(cache.DeletedFinalStateUnknown); ok {
 				obj = tombstone.Obj
 			}
 			if l, ok := obj.(*coordinationv1.Lease); ok {
-				c.wake(wakeKey(l))
+				c.given(l)
 			}
 		},
 	})
@@ -243,7 +242,7 @@ func (c *Claims) ClaimContainer(ctx context.Context, namespace, name, container,
 		if !apierrors.IsAlreadyExists(err) {
 			return nil, c.writeError(ctx, err)
 		}
-		deleted := c.freedChannel(containerWakeKey(leaseName))
+		deleted := c.freedChannel(leaseName)
 		held, err := c.leases.Get(ctx, leaseName, metav1.GetOptions{})
 		if apierrors.IsNotFound(err) {
 			continue // given back meanwhile
@@ -264,7 +263,7 @@ func (c *Claims) ClaimContainer(ctx context.Context, namespace, name, container,
 			case <-ctx.Done():
 			}
 			spacing.Stop()
-			c.forget(containerWakeKey(leaseName), deleted)
+			c.forget(leaseName, deleted)
 			if ctx.Err() != nil {
 				return nil, apierrors.NewTimeoutError("the request ended while waiting to checkpoint", 0)
 			}
@@ -338,7 +337,18 @@ func (c *Claims) ClaimNode(ctx context.Context, node string, limit, hold time.Du
 		return nil, true, nil
 	}
 	nodeDigest := digest(node, 16)
-	var deadline, poll clock.Timer
+	wait := min(c.wait, limit)
+	var (
+		w              *nodeWaiter
+		deadline, poll clock.Timer
+		got            bool
+	)
+	if wait > 0 {
+		// In line before the first try, so that no place given back
+		// meanwhile is missed.
+		w = c.queue(nodeDigest)
+		defer func() { c.leave(nodeDigest, w, got) }()
+	}
 	defer func() {
 		for _, t := range []clock.Timer{deadline, poll} {
 			if t != nil {
@@ -347,16 +357,20 @@ func (c *Claims) ClaimNode(ctx context.Context, node string, limit, hold time.Du
 		}
 	}()
 	for {
-		freed := c.freedChannel(nodeWakeKey(nodeDigest))
+		if w != nil {
+			// Awake from here on: a place given back while it looks wakes
+			// it again at once.
+			c.rearm(w)
+		}
 		lease, err := c.tryNode(ctx, node, nodeDigest, hold)
 		if err != nil {
 			return nil, false, err
 		}
 		if lease != nil {
+			got = true
 			return &Claim{claims: c, lease: lease, waited: deadline != nil}, true, nil
 		}
-		wait := min(c.wait, limit)
-		if wait <= 0 {
+		if w == nil {
 			return nil, false, nil
 		}
 		if deadline == nil {
@@ -368,12 +382,73 @@ func (c *Claims) ClaimNode(ctx context.Context, node string, limit, hold time.Du
 			poll.Reset(claimPoll)
 		}
 		select {
-		case <-freed:
+		case <-w.woken:
 		case <-poll.C():
 		case <-deadline.C():
 			return nil, false, nil
 		case <-ctx.Done():
 			return nil, false, nil
+		}
+	}
+}
+
+// nodeWaiter is a checkpoint of this replica waiting for a place on a node.
+type nodeWaiter struct {
+	woken chan struct{}
+	// signalled: it was woken and has not yet looked again.
+	signalled bool
+}
+
+// queue puts a new waiter at the end of the node's line.
+func (c *Claims) queue(nodeDigest string) *nodeWaiter {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	w := &nodeWaiter{woken: make(chan struct{}, 1)}
+	c.queues[nodeDigest] = append(c.queues[nodeDigest], w)
+	return w
+}
+
+// rearm lets a waiter that is about to look again be woken again, in its
+// place in line.
+func (c *Claims) rearm(w *nodeWaiter) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	select {
+	case <-w.woken:
+	default:
+	}
+	w.signalled = false
+}
+
+// leave takes a waiter out of line. One that was woken for a place and
+// leaves without it (its request ended, or its wait did) passes the wake on.
+func (c *Claims) leave(nodeDigest string, w *nodeWaiter, got bool) {
+	c.mu.Lock()
+	line := c.queues[nodeDigest]
+	if i := slices.Index(line, w); i >= 0 {
+		line = slices.Delete(line, i, i+1)
+	}
+	if len(line) == 0 {
+		delete(c.queues, nodeDigest)
+	} else {
+		c.queues[nodeDigest] = line
+	}
+	passOn := w.signalled && !got
+	c.mu.Unlock()
+	if passOn {
+		c.wakeNode(nodeDigest)
+	}
+}
+
+// wakeNode wakes the first waiter for a place on the node that is not awake.
+func (c *Claims) wakeNode(nodeDigest string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, w := range c.queues[nodeDigest] {
+		if !w.signalled {
+			w.signalled = true
+			w.woken <- struct{}{}
+			return
 		}
 	}
 }
@@ -441,7 +516,18 @@ func (c *Claims) release(ctx context.Context, lease *coordinationv1.Lease) {
 	if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
 		klog.FromContext(ctx).Error(err, "Cannot give a checkpoint claim back; it expires by itself", "lease", klog.KObj(lease))
 	}
-	c.wake(wakeKey(lease))
+	c.given(lease)
+}
+
+// given wakes what waits for lease, given back here or by another replica:
+// one checkpoint waiting for a place on its node, or every checkpoint waiting
+// for its container.
+func (c *Claims) given(lease *coordinationv1.Lease) {
+	if lease.Labels[LabelClaim] == ClaimNode {
+		c.wakeNode(lease.Labels[LabelNode])
+		return
+	}
+	c.wake(lease.Name)
 }
 
 func (c *Claims) takeOver(ctx context.Context, held *coordinationv1.Lease, hold time.Duration) (*coordinationv1.Lease, error) {
@@ -480,19 +566,6 @@ func (c *Claims) writeError(ctx context.Context, err error) error {
 	}
 	return apierrors.NewInternalError(fmt.Errorf("cannot write the checkpoint's claim (a Lease in namespace %s): %w", ClaimNamespace, err))
 }
-
-// wakeKey is what waits for lease to be given back: any place of its node,
-// or its container.
-func wakeKey(lease *coordinationv1.Lease) string {
-	if lease.Labels[LabelClaim] == ClaimNode {
-		return nodeWakeKey(lease.Labels[LabelNode])
-	}
-	return containerWakeKey(lease.Name)
-}
-
-func nodeWakeKey(nodeDigest string) string { return "node/" + nodeDigest }
-
-func containerWakeKey(leaseName string) string { return "container/" + leaseName }
 
 func (c *Claims) freedChannel(key string) chan struct{} {
 	c.mu.Lock()

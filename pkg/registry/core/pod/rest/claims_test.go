@@ -316,6 +316,41 @@ func TestClaimNodeAcrossReplicas(t *testing.T) {
 	}
 }
 
+// TestClaimNodeWakesOne: a place given back wakes the checkpoint that has
+// waited longest, and only it: the others do not all rush to write.
+func TestClaimNodeWakesOne(t *testing.T) {
+	ctx := context.Background()
+	store, fakeClock := newLeaseStore(), newFakeClock()
+	c := NewClaims(store, "apiserver-a", 1, time.Minute, fakeClock)
+	place, ok, err := c.ClaimNode(ctx, "node1", time.Hour, time.Hour)
+	if !ok || err != nil {
+		t.Fatal(ok, err)
+	}
+	got := make([]chan *Claim, 3)
+	for i := range got {
+		got[i] = make(chan *Claim, 1)
+		go func() {
+			place, _, _ := c.ClaimNode(ctx, "node1", time.Hour, time.Hour)
+			got[i] <- place
+		}()
+		waitForTimers(t, fakeClock, 2*(i+1)) // in line, in this order
+	}
+	for i := range got {
+		before := store.writeCount()
+		place.Release()
+		select {
+		case place = <-got[i]:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("waiter %d, the longest waiting, did not get the place given back", i)
+		}
+		time.Sleep(100 * time.Millisecond) // room for a wrongly woken waiter to write
+		// The delete of the place given back, and one create.
+		if n := store.writeCount() - before; n != 2 {
+			t.Errorf("place %d given back: %d writes, want 2", i, n)
+		}
+	}
+}
+
 // TestClaimNodeWait: a full node's waiter gives up after the claims' wait or
 // the checkpoint's timeout, whichever is shorter, or when its request ends.
 func TestClaimNodeWait(t *testing.T) {
