@@ -341,13 +341,12 @@ func (c *Claims) ClaimNode(ctx context.Context, node string, limit, hold time.Du
 	var (
 		w              *nodeWaiter
 		deadline, poll clock.Timer
-		got            bool
 	)
 	if wait > 0 {
 		// In line before the first try, so that no place given back
 		// meanwhile is missed.
 		w = c.queue(nodeDigest)
-		defer func() { c.leave(nodeDigest, w, got) }()
+		defer c.leave(nodeDigest, w)
 	}
 	defer func() {
 		for _, t := range []clock.Timer{deadline, poll} {
@@ -367,7 +366,6 @@ func (c *Claims) ClaimNode(ctx context.Context, node string, limit, hold time.Du
 			return nil, false, err
 		}
 		if lease != nil {
-			got = true
 			return &Claim{claims: c, lease: lease, waited: deadline != nil}, true, nil
 		}
 		if w == nil {
@@ -420,9 +418,10 @@ func (c *Claims) rearm(w *nodeWaiter) {
 	w.signalled = false
 }
 
-// leave takes a waiter out of line. One that was woken for a place and
-// leaves without it (its request ended, or its wait did) passes the wake on.
-func (c *Claims) leave(nodeDigest string, w *nodeWaiter, got bool) {
+// leave takes a waiter out of line. A wake that came after it last looked
+// (while it took another place, or as its request or its wait ended) is
+// passed on: a place it did not look at may be free.
+func (c *Claims) leave(nodeDigest string, w *nodeWaiter) {
 	c.mu.Lock()
 	line := c.queues[nodeDigest]
 	if i := slices.Index(line, w); i >= 0 {
@@ -433,7 +432,7 @@ func (c *Claims) leave(nodeDigest string, w *nodeWaiter, got bool) {
 	} else {
 		c.queues[nodeDigest] = line
 	}
-	passOn := w.signalled && !got
+	passOn := w.signalled
 	c.mu.Unlock()
 	if passOn {
 		c.wakeNode(nodeDigest)

@@ -46,6 +46,8 @@ type leaseStore struct {
 	mu     sync.Mutex
 	rv     int
 	writes map[string]int
+	// beforeCreate, when set, runs (once) as the next create begins.
+	beforeCreate func()
 }
 
 var leasesResource = coordinationv1.SchemeGroupVersion.WithResource("leases")
@@ -54,6 +56,15 @@ func newLeaseStore() *leaseStore {
 	s := &leaseStore{Clientset: fake.NewClientset(), writes: map[string]int{}}
 	tracker := s.Tracker()
 	s.PrependReactor("*", "leases", func(action clienttesting.Action) (bool, runtime.Object, error) {
+		s.mu.Lock()
+		hook := s.beforeCreate
+		if action.GetVerb() == "create" {
+			s.beforeCreate = nil
+		}
+		s.mu.Unlock()
+		if hook != nil && action.GetVerb() == "create" {
+			hook()
+		}
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		ns := action.GetNamespace()
@@ -347,6 +358,54 @@ func TestClaimNodeWakesOne(t *testing.T) {
 		// The delete of the place given back, and one create.
 		if n := store.writeCount() - before; n != 2 {
 			t.Errorf("place %d given back: %d writes, want 2", i, n)
+		}
+	}
+}
+
+// TestClaimNodeWakeNotLost: a place given back while the woken waiter takes
+// another is not lost: the wake goes on to the next waiter.
+func TestClaimNodeWakeNotLost(t *testing.T) {
+	ctx := context.Background()
+	store, fakeClock := newLeaseStore(), newFakeClock()
+	c := NewClaims(store, "apiserver-a", 2, time.Minute, fakeClock)
+	var held []*Claim
+	for range 2 {
+		place, ok, err := c.ClaimNode(ctx, "node1", time.Hour, time.Hour)
+		if !ok || err != nil {
+			t.Fatal(ok, err)
+		}
+		held = append(held, place)
+	}
+	got := make([]chan bool, 2)
+	for i := range got {
+		got[i] = make(chan bool, 1)
+		go func() {
+			_, ok, _ := c.ClaimNode(ctx, "node1", time.Hour, time.Hour)
+			got[i] <- ok
+		}()
+		waitForTimers(t, fakeClock, 2*(i+1))
+	}
+	// The first waiter, woken by the first place, is taking it when the
+	// second place is given back.
+	// (Given back as Release does, but not through the fake clientset, which
+	// a reactor must not call.)
+	store.mu.Lock()
+	store.beforeCreate = func() {
+		if err := store.Tracker().Delete(leasesResource, ClaimNamespace, held[1].lease.Name); err != nil {
+			t.Error(err)
+		}
+		c.given(held[1].lease)
+	}
+	store.mu.Unlock()
+	held[0].Release()
+	for i := range got {
+		select {
+		case ok := <-got[i]:
+			if !ok {
+				t.Fatalf("waiter %d got no place", i)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("waiter %d was not woken for the place given back", i)
 		}
 	}
 }
