@@ -88,12 +88,17 @@ var _ = framework.Describe("pods/checkpoint across apiserver replicas", framewor
 	})
 
 	ginkgo.It("answers two checkpoints of one container at once through different replicas with one 200 and one 409", func(ctx context.Context) {
-		// A container whose checkpoint lasts a while, so that the two overlap.
+		// A container whose checkpoint lasts well over the 300 ms between
+		// the two, so that they overlap.
 		spec := counterPod("counter", "", "counter")
-		spec.Spec.Containers[0].Args = []string{"-hold-mib", "128"}
+		spec.Spec.Containers[0].Args = []string{"-hold-mib", "256"}
 		pod := createPod(ctx, f, spec)
-		waitForLog(ctx, f, pod.Name, "holding 128 MiB")
+		waitForLog(ctx, f, pod.Name, "holding 256 MiB")
 		for round := range 5 {
+			// After the previous round's claim was given back (a second
+			// after its checkpoint ended): otherwise both would wait for it,
+			// and either could be the one that gets it.
+			time.Sleep(1500 * time.Millisecond)
 			first := make(chan error, 1)
 			go func() {
 				_, err := replicas[round%2].Checkpoint(ctx, pod.Name, nil)
