@@ -17,7 +17,6 @@ limitations under the License.
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/tls"
@@ -101,9 +100,8 @@ type bench struct {
 	socket   string // the node's containerd socket, for crictl
 	crictlN  int
 	// replicas reach each apiserver alone, when there are several.
-	replicas       []kubernetes.Interface
-	replicaPods    []typedv1.PodInterface
-	replicaThrough bool // the concurrency sweep alternates replicas
+	replicas    []kubernetes.Interface
+	replicaPods []typedv1.PodInterface
 
 	mu       sync.Mutex
 	archives []string // every archive the bench made, removed at the end
@@ -118,17 +116,26 @@ type sample struct {
 	err     error
 }
 
+// clientsFor returns a client of config and its pods/checkpoint client.
+func clientsFor(config *rest.Config) (kubernetes.Interface, typedv1.PodInterface, error) {
+	config.QPS, config.Burst = 200, 400
+	client, err := kubernetes.NewForConfig(config)
+	if err != nil {
+		return nil, nil, err
+	}
+	checkpoints, err := typedv1.NewForConfig(config)
+	if err != nil {
+		return nil, nil, err
+	}
+	return client, checkpoints.Pods(namespace), nil
+}
+
 func newBench(ctx context.Context, cfg config, restConfig *rest.Config) (*bench, error) {
-	restConfig.QPS, restConfig.Burst = 200, 400
-	client, err := kubernetes.NewForConfig(restConfig)
+	client, pods, err := clientsFor(restConfig)
 	if err != nil {
 		return nil, err
 	}
-	checkpoints, err := typedv1.NewForConfig(restConfig)
-	if err != nil {
-		return nil, err
-	}
-	b := &bench{cfg: cfg, ctx: ctx, client: client, pods: checkpoints.Pods(namespace)}
+	b := &bench{cfg: cfg, ctx: ctx, client: client, pods: pods}
 
 	nodes, err := client.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
 	if err != nil {
@@ -155,17 +162,12 @@ func newBench(ctx context.Context, cfg config, restConfig *rest.Config) (*bench,
 		if err != nil {
 			return nil, err
 		}
-		config.QPS, config.Burst = 200, 400
-		client, err := kubernetes.NewForConfig(config)
-		if err != nil {
-			return nil, err
-		}
-		pods, err := typedv1.NewForConfig(config)
+		client, pods, err := clientsFor(config)
 		if err != nil {
 			return nil, err
 		}
 		b.replicas = append(b.replicas, client)
-		b.replicaPods = append(b.replicaPods, pods.Pods(namespace))
+		b.replicaPods = append(b.replicaPods, pods)
 	}
 
 	// Path (c) dials the kubelet as the apiserver does: its kubelet client
@@ -229,7 +231,7 @@ func (b *bench) run() (*report, error) {
 
 	for _, k := range b.cfg.concurrency {
 		log("concurrency: %d pods at once, %d rounds", k, b.cfg.rounds)
-		level, err := b.concurrent(k)
+		level, err := b.concurrent(k, []typedv1.PodInterface{b.pods})
 		if err != nil {
 			return r, err
 		}
@@ -438,7 +440,8 @@ type concurrencyLevel struct {
 	firstError             string
 }
 
-func (b *bench) concurrent(k int) (concurrencyLevel, error) {
+// concurrent checkpoints k pods at once, pod i through through[i%len(through)].
+func (b *bench) concurrent(k int, through []typedv1.PodInterface) (concurrencyLevel, error) {
 	level := concurrencyLevel{pods: k}
 	before, err := b.refused()
 	if err != nil {
@@ -460,11 +463,7 @@ func (b *bench) concurrent(k int) (concurrencyLevel, error) {
 			go func() {
 				defer wg.Done()
 				<-gate
-				if b.replicaThrough {
-					samples[i] = b.checkpointThrough(b.replicaPods[i%len(b.replicaPods)], pods[i])
-				} else {
-					samples[i] = b.checkpoint(pathAPI, pods[i])
-				}
+				samples[i] = b.checkpointThrough(through[i%len(through)], pods[i])
 			}()
 		}
 		start := time.Now()
@@ -496,20 +495,22 @@ func (b *bench) concurrent(k int) (concurrencyLevel, error) {
 // over every apiserver replica.
 func (b *bench) refused() (float64, error) {
 	total := 0.0
-	err := b.eachMetric(func(line string) error {
-		if rest, ok := strings.CutPrefix(line, `apiserver_pod_checkpoint_refused_total{code="429"} `); ok {
-			v, err := strconv.ParseFloat(strings.TrimSpace(rest), 64)
-			total += v
-			return err
+	err := b.eachMetrics(func(text string) error {
+		for _, line := range strings.Split(text, "\n") {
+			if rest, ok := strings.CutPrefix(line, `apiserver_pod_checkpoint_refused_total{code="429"} `); ok {
+				v, err := strconv.ParseFloat(strings.TrimSpace(rest), 64)
+				total += v
+				return err
+			}
 		}
 		return nil
 	})
 	return total, err
 }
 
-// eachMetric calls f with every line of every apiserver's /metrics: each
+// eachMetrics calls f with the /metrics text of every apiserver: each
 // replica's when the bench knows them, else the one the client reaches.
-func (b *bench) eachMetric(f func(line string) error) error {
+func (b *bench) eachMetrics(f func(text string) error) error {
 	clients := b.replicas
 	if len(clients) == 0 {
 		clients = []kubernetes.Interface{b.client}
@@ -519,12 +520,8 @@ func (b *bench) eachMetric(f func(line string) error) error {
 		if err != nil {
 			return err
 		}
-		scanner := bufio.NewScanner(bytes.NewReader(raw))
-		scanner.Buffer(make([]byte, 1<<20), 1<<20)
-		for scanner.Scan() {
-			if err := f(scanner.Text()); err != nil {
-				return err
-			}
+		if err := f(string(raw)); err != nil {
+			return err
 		}
 	}
 	return nil

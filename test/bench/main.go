@@ -44,11 +44,12 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 
 	"k8s.io/client-go/tools/clientcmd"
+
+	testutils "github.com/kube-checkpoint/kubernetes/test/utils"
 )
 
 func main() {
@@ -70,10 +71,10 @@ func main() {
 	flag.Parse()
 
 	var err error
-	if cfg.concurrency, err = ints(*concurrency); err != nil {
+	if cfg.concurrency, err = testutils.PositiveInts(*concurrency); err != nil {
 		fail("--concurrency: %v", err)
 	}
-	if cfg.sizes, err = ints(*sizes); err != nil {
+	if cfg.sizes, err = testutils.PositiveInts(*sizes); err != nil {
 		fail("--sizes: %v", err)
 	}
 	if *replicas != "" {
@@ -114,18 +115,6 @@ func main() {
 	if report.pathErrors() > 0 {
 		os.Exit(1)
 	}
-}
-
-func ints(list string) ([]int, error) {
-	var out []int
-	for _, f := range strings.Split(list, ",") {
-		n, err := strconv.Atoi(strings.TrimSpace(f))
-		if err != nil || n <= 0 {
-			return nil, fmt.Errorf("%q is not a positive number", f)
-		}
-		out = append(out, n)
-	}
-	return out, nil
 }
 
 func fail(format string, args ...any) {

@@ -17,11 +17,11 @@ limitations under the License.
 package main
 
 import (
-	"regexp"
-	"strconv"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	testutils "github.com/kube-checkpoint/kubernetes/test/utils"
 )
 
 // haReport is the section on two apiservers behind a load balancer.
@@ -61,11 +61,9 @@ func (b *bench) ha() (*haReport, error) {
 	}, nil)
 	b.removeArchives()
 
-	b.replicaThrough = true
-	defer func() { b.replicaThrough = false }()
 	for _, k := range b.cfg.concurrency {
 		log("two apiservers: %d pods at once, each through a replica in turn, %d rounds", k, b.cfg.rounds)
-		level, err := b.concurrent(k)
+		level, err := b.concurrent(k, b.replicaPods)
 		if err != nil {
 			return h, err
 		}
@@ -85,34 +83,13 @@ func (b *bench) ha() (*haReport, error) {
 	return h, nil
 }
 
-var requestTotal = regexp.MustCompile(`^apiserver_request_total\{(.*)\} (\S+)$`)
-var label = regexp.MustCompile(`(\w+)="([^"]*)"`)
-
 // leaseWrites sums, over the replicas, the Lease writes they served by verb
 // and code: the claims, and each replica's identity Lease (one renewal every
 // 10 s).
 func (b *bench) leaseWrites() (map[string]float64, error) {
 	writes := map[string]float64{}
-	err := b.eachMetric(func(line string) error {
-		m := requestTotal.FindStringSubmatch(line)
-		if m == nil {
-			return nil
-		}
-		labels := map[string]string{}
-		for _, l := range label.FindAllStringSubmatch(m[1], -1) {
-			labels[l[1]] = l[2]
-		}
-		switch labels["verb"] {
-		case "POST", "PUT", "PATCH", "DELETE":
-		default:
-			return nil
-		}
-		if labels["resource"] != "leases" {
-			return nil
-		}
-		v, err := strconv.ParseFloat(m[2], 64)
-		writes[labels["verb"]+" "+labels["code"]] += v
-		return err
+	err := b.eachMetrics(func(text string) error {
+		return testutils.LeaseWrites(text, writes)
 	})
 	return writes, err
 }

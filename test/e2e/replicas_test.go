@@ -29,7 +29,6 @@ import (
 
 	"github.com/onsi/ginkgo/v2"
 	"github.com/onsi/gomega"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -42,6 +41,7 @@ import (
 	typedv1 "github.com/kube-checkpoint/client-go/kubernetes/typed/core/v1"
 	"github.com/kube-checkpoint/kubernetes/pkg/features"
 	podrest "github.com/kube-checkpoint/kubernetes/pkg/registry/core/pod/rest"
+	testutils "github.com/kube-checkpoint/kubernetes/test/utils"
 )
 
 var _ = framework.Describe("pods/checkpoint across apiserver replicas", framework.WithFeatureGate(features.ContainerCheckpointAPI), func() {
@@ -215,15 +215,7 @@ var _ = framework.Describe("pods/checkpoint across apiserver replicas", framewor
 			framework.Failf("%v", err)
 		}
 		gomega.Eventually(ctx, func() ([]string, error) {
-			leases, err := f.ClientSet.CoordinationV1().Leases(podrest.ClaimNamespace).List(ctx, metav1.ListOptions{LabelSelector: podrest.LabelClaim})
-			if err != nil {
-				return nil, err
-			}
-			var left []string
-			for _, l := range leases.Items {
-				left = append(left, l.Name)
-			}
-			return left, nil
+			return testutils.ClaimNames(ctx, f.ClientSet)
 		}).WithTimeout(10 * time.Second).WithPolling(500 * time.Millisecond).Should(gomega.BeEmpty())
 	})
 })

@@ -32,11 +32,10 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/component-base/metrics/testutil"
 
 	typedv1 "github.com/kube-checkpoint/client-go/kubernetes/typed/core/v1"
-	podrest "github.com/kube-checkpoint/kubernetes/pkg/registry/core/pod/rest"
 	"github.com/kube-checkpoint/kubernetes/test/integration/framework"
+	testutils "github.com/kube-checkpoint/kubernetes/test/utils"
 )
 
 // fleetKubeletTime is how long a kubelet stand-in of the fleet takes to
@@ -93,7 +92,7 @@ func BenchmarkFleet(b *testing.B) {
 type fleetRow struct {
 	nodes, checkpoints, errors, left int
 	writesPerCheckpoint              float64
-	writes                           map[string]int64
+	writes                           map[string]float64
 	p50, p99                         float64 // ms the apiserver added
 	wall                             time.Duration
 	cpuSeconds, heapMiB              float64
@@ -185,13 +184,13 @@ func runFleet(b *testing.B, nodes, checkpoints int, prefix string) fleetRow {
 	wall := time.Since(start)
 	cpu := cpuSeconds(b, replicas) - cpuBefore
 	writes := leaseWrites(b, replicas)
-	var all int64
+	var all float64
 	for verb, n := range writes {
 		writes[verb] = n - writesBefore[verb]
 		all += writes[verb]
 	}
 	time.Sleep(2 * time.Second) // the last claims' second
-	leases, err := client.CoordinationV1().Leases(podrest.ClaimNamespace).List(ctx, metav1.ListOptions{LabelSelector: podrest.LabelClaim})
+	left, err := testutils.ClaimNames(ctx, client)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -208,33 +207,25 @@ func runFleet(b *testing.B, nodes, checkpoints int, prefix string) fleetRow {
 	}
 	slices.Sort(apiserver)
 	return fleetRow{
-		nodes: nodes, checkpoints: pods * perPod, errors: len(errs), left: len(leases.Items),
-		writesPerCheckpoint: float64(all) / float64(pods*perPod), writes: writes,
+		nodes: nodes, checkpoints: pods * perPod, errors: len(errs), left: len(left),
+		writesPerCheckpoint: all / float64(pods*perPod), writes: writes,
 		p50: percentile(apiserver, 0.50), p99: percentile(apiserver, 0.99),
 		wall: wall, cpuSeconds: cpu, heapMiB: heap,
 	}
 }
 
-// leaseWrites sums the Lease writes both apiservers served, by verb: the
-// claims, and the apiservers' own identity Leases (one renewal per replica
-// every 10 s).
-func leaseWrites(b *testing.B, replicas []*framework.APIServer) map[string]int64 {
-	writes := map[string]int64{}
+// leaseWrites sums the Lease writes both apiservers served, by verb and
+// code: the claims, and the apiservers' own identity Leases (one renewal per
+// replica every 10 s).
+func leaseWrites(b *testing.B, replicas []*framework.APIServer) map[string]float64 {
+	writes := map[string]float64{}
 	for _, s := range replicas {
 		raw, err := kubernetes.NewForConfigOrDie(s.Admin).CoreV1().RESTClient().Get().AbsPath("/metrics").DoRaw(context.Background())
 		if err != nil {
 			b.Fatal(err)
 		}
-		metrics := testutil.NewMetrics()
-		if err := testutil.ParseMetrics(string(raw), &metrics); err != nil {
+		if err := testutils.LeaseWrites(string(raw), writes); err != nil {
 			b.Fatal(err)
-		}
-		for _, sample := range metrics["apiserver_request_total"] {
-			verb := string(sample.Metric["verb"])
-			if sample.Metric["resource"] != "leases" || !slices.Contains([]string{"POST", "PUT", "PATCH", "DELETE"}, verb) {
-				continue
-			}
-			writes[verb+" "+string(sample.Metric["code"])] += int64(sample.Value)
 		}
 	}
 	return writes
@@ -276,7 +267,7 @@ func fleetTable(rows []fleetRow) string {
 	for _, r := range rows {
 		var verbs []string
 		for v, n := range r.writes {
-			verbs = append(verbs, fmt.Sprintf("%s: %d", v, n))
+			verbs = append(verbs, fmt.Sprintf("%s: %.0f", v, n))
 		}
 		slices.Sort(verbs)
 		fmt.Fprintf(&s, "| %d | %d (%d) | %.1f s | %.2f | %s | %.1f / %.1f ms | %.1f s | %.1f MiB | %d |\n",
@@ -290,13 +281,9 @@ func envInts(name, fallback string) ([]int, error) {
 	if list == "" {
 		list = fallback
 	}
-	var out []int
-	for _, f := range strings.Split(list, ",") {
-		n, err := strconv.Atoi(strings.TrimSpace(f))
-		if err != nil || n <= 0 {
-			return nil, fmt.Errorf("%s: %q is not a positive number", name, f)
-		}
-		out = append(out, n)
+	out, err := testutils.PositiveInts(list)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	return out, nil
 }

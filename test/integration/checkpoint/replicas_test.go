@@ -35,6 +35,7 @@ import (
 	checkpointv1 "github.com/kube-checkpoint/client-go/api/core/v1"
 	podrest "github.com/kube-checkpoint/kubernetes/pkg/registry/core/pod/rest"
 	"github.com/kube-checkpoint/kubernetes/test/integration/framework"
+	testutils "github.com/kube-checkpoint/kubernetes/test/utils"
 )
 
 // secondKubelet names archives as the kubelet does, by the second the
@@ -262,15 +263,9 @@ func expectNoClaims(t *testing.T) {
 	t.Helper()
 	var names []string
 	err := wait.PollUntilContextTimeout(context.Background(), 100*time.Millisecond, 5*time.Second, true, func(ctx context.Context) (bool, error) {
-		leases, err := admin.CoordinationV1().Leases(podrest.ClaimNamespace).List(ctx, metav1.ListOptions{LabelSelector: podrest.LabelClaim})
-		if err != nil {
-			return false, err
-		}
-		names = nil
-		for _, l := range leases.Items {
-			names = append(names, l.Name)
-		}
-		return len(names) == 0, nil
+		var err error
+		names, err = testutils.ClaimNames(ctx, admin)
+		return err == nil && len(names) == 0, err
 	})
 	if err != nil {
 		t.Errorf("claims left: %v", names)

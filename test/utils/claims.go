@@ -1,0 +1,77 @@
+/*
+Copyright The kube-checkpoint Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package utils
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/component-base/metrics/testutil"
+
+	podrest "github.com/kube-checkpoint/kubernetes/pkg/registry/core/pod/rest"
+)
+
+// ClaimNames lists the claims of checkpoints (Leases) in the cluster.
+func ClaimNames(ctx context.Context, client kubernetes.Interface) ([]string, error) {
+	leases, err := client.CoordinationV1().Leases(podrest.ClaimNamespace).List(ctx, metav1.ListOptions{LabelSelector: podrest.LabelClaim})
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, l := range leases.Items {
+		names = append(names, l.Name)
+	}
+	return names, nil
+}
+
+// LeaseWrites adds to writes the Lease writes one apiserver served, by verb
+// and code ("POST 201"), read from its /metrics text.
+func LeaseWrites(metricsText string, writes map[string]float64) error {
+	metrics := testutil.NewMetrics()
+	if err := testutil.ParseMetrics(metricsText, &metrics); err != nil {
+		return err
+	}
+	for _, sample := range metrics["apiserver_request_total"] {
+		verb := string(sample.Metric["verb"])
+		switch verb {
+		case "POST", "PUT", "PATCH", "DELETE":
+		default:
+			continue
+		}
+		if sample.Metric["resource"] == "leases" {
+			writes[verb+" "+string(sample.Metric["code"])] += float64(sample.Value)
+		}
+	}
+	return nil
+}
+
+// PositiveInts parses a comma-separated list of positive numbers.
+func PositiveInts(list string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(list, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n <= 0 {
+			return nil, fmt.Errorf("%q is not a positive number", f)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
