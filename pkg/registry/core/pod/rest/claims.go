@@ -187,7 +187,7 @@ func (c *Claims) collect(ctx context.Context) {
 		switch {
 		case err == nil:
 			klog.FromContext(ctx).Info("Deleted an expired checkpoint claim", "lease", klog.KObj(l), "holder", ptr.Deref(l.Spec.HolderIdentity, ""))
-		case apierrors.IsNotFound(err) || apierrors.IsConflict(err):
+		case lostRace(err):
 		default:
 			klog.FromContext(ctx).Error(err, "Cannot delete an expired checkpoint claim", "lease", klog.KObj(l))
 		}
@@ -274,7 +274,7 @@ func (c *Claims) ClaimContainer(ctx context.Context, namespace, name, container,
 		}
 		if lease, err := c.takeOver(ctx, held, hold); err == nil {
 			return &Claim{claims: c, lease: lease}, nil
-		} else if !apierrors.IsConflict(err) && !apierrors.IsNotFound(err) {
+		} else if !lostRace(err) {
 			return nil, c.writeError(ctx, err)
 		}
 		// Another checkpoint took it, or it was given back: look again.
@@ -317,7 +317,7 @@ func (cl *Claim) End() {
 	ended, err := c.leases.Update(ctx, lease, metav1.UpdateOptions{})
 	if err != nil {
 		cancel()
-		if !apierrors.IsConflict(err) && !apierrors.IsNotFound(err) {
+		if !lostRace(err) {
 			klog.FromContext(ctx).Error(err, "Cannot mark a checkpoint claim ended; it expires by itself", "lease", klog.KObj(cl.lease))
 		}
 		return
@@ -490,7 +490,7 @@ func (c *Claims) tryNode(ctx context.Context, node, nodeDigest string, hold time
 		if err == nil {
 			return lease, nil
 		}
-		if !apierrors.IsConflict(err) && !apierrors.IsNotFound(err) {
+		if !lostRace(err) {
 			return nil, c.writeError(ctx, err)
 		}
 	}
@@ -512,7 +512,7 @@ func (cl *Claim) Release() {
 // wakes the checkpoints of this replica that wait for its node.
 func (c *Claims) release(ctx context.Context, lease *coordinationv1.Lease) {
 	err := c.leases.Delete(ctx, lease.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &lease.UID, ResourceVersion: &lease.ResourceVersion}})
-	if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+	if err != nil && !lostRace(err) {
 		klog.FromContext(ctx).Error(err, "Cannot give a checkpoint claim back; it expires by itself", "lease", klog.KObj(lease))
 	}
 	c.given(lease)
@@ -595,6 +595,12 @@ func (c *Claims) forget(key string, freed chan struct{}) {
 	if c.freed[key] == freed {
 		delete(c.freed, key)
 	}
+}
+
+// lostRace reports a write of a claim that another writer got to first: it
+// changed the Lease (409) or deleted it (404). Whoever loses looks again.
+func lostRace(err error) bool {
+	return apierrors.IsConflict(err) || apierrors.IsNotFound(err)
 }
 
 // expired reports whether a claim's holder let it lapse by now.

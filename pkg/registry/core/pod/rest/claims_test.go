@@ -197,10 +197,7 @@ func TestClaimContainerWaitEndsWhenGivenBack(t *testing.T) {
 	store, fakeClock := newLeaseStore(), newFakeClock()
 	a := NewClaims(store, "apiserver-a", 0, 0, fakeClock)
 	b := NewClaims(store, "apiserver-b", 0, 0, fakeClock)
-	b.start(ctx.Done())
-	if !waitSynced(b) {
-		t.Fatal("the watch of the claims never synced")
-	}
+	watch(t, ctx, b)
 	first, err := a.ClaimContainer(ctx, "default", "web", "app", "node1", time.Minute)
 	if err != nil {
 		t.Fatal(err)
@@ -293,10 +290,7 @@ func TestClaimNodeAcrossReplicas(t *testing.T) {
 	store, fakeClock := newLeaseStore(), newFakeClock()
 	a := NewClaims(store, "apiserver-a", 2, time.Minute, fakeClock)
 	b := NewClaims(store, "apiserver-b", 2, time.Minute, fakeClock)
-	b.start(ctx.Done())
-	if !waitSynced(b) {
-		t.Fatal("the watch of the claims never synced")
-	}
+	watch(t, ctx, b)
 	one, ok, err := a.ClaimNode(ctx, "node1", time.Hour, time.Minute)
 	if !ok || err != nil {
 		t.Fatal(ok, err)
@@ -470,11 +464,16 @@ func TestClaimWriteFails(t *testing.T) {
 	}
 }
 
-func waitSynced(c *Claims) bool {
-	err := wait.PollUntilContextTimeout(context.Background(), time.Millisecond, 10*time.Second, true, func(context.Context) (bool, error) {
+// watch starts c's watch of the claims and waits until it has synced.
+func watch(t *testing.T, ctx context.Context, c *Claims) {
+	t.Helper()
+	c.start(ctx.Done())
+	err := wait.PollUntilContextTimeout(ctx, time.Millisecond, 10*time.Second, true, func(context.Context) (bool, error) {
 		return c.informer.HasSynced(), nil
 	})
-	return err == nil
+	if err != nil {
+		t.Fatal("the watch of the claims never synced")
+	}
 }
 
 func names(leases []coordinationv1.Lease) []string {
