@@ -24,7 +24,7 @@ export GOFLAGS := -buildvcs=false
 STAGING := staging/src/github.com/kube-checkpoint
 STAGING_MODULES := $(STAGING)/client-go $(STAGING)/kubectl
 
-.PHONY: all build kube-apiserver kubectl cluster-binaries images local-up local-down test-binaries verify test test-unit test-integration test-e2e bench bench-rss bench-fleet clean
+.PHONY: all build kube-apiserver kubectl cluster-binaries images local-up local-down kind-binaries kind-image kind-up kind-down test-e2e-kind test-binaries verify test test-unit test-integration test-e2e bench bench-rss bench-fleet clean
 
 all: build
 
@@ -53,6 +53,35 @@ images:
 	CGO_ENABLED=0 go build -o $(OUT)/images/counter ./test/images/counter
 	go run ./test/images/build -binary $(OUT)/images/pause -entrypoint /pause -name registry.k8s.io/pause:3.10.1 -out $(OUT)/images/pause.tar
 	go run ./test/images/build -binary $(OUT)/images/counter -entrypoint /counter -name kube-checkpoint.local/counter:v1 -out $(OUT)/images/counter.tar
+
+## kind-binaries: what the kind node image is built from, into _output/kind/bin:
+## kubeadm, kubelet and kubectl for the node, and static binaries for its
+## images: this project's kube-apiserver, upstream's controller-manager,
+## scheduler and kube-proxy v1.37.2, etcd, and the pod network (podnet).
+KIND_BIN := $(OUT)/kind/bin
+kind-binaries:
+	go build -ldflags "$(UPSTREAM_LDFLAGS)" -o $(KIND_BIN)/kubeadm k8s.io/kubernetes/cmd/kubeadm
+	go build -ldflags "$(UPSTREAM_LDFLAGS)" -o $(KIND_BIN)/kubelet k8s.io/kubernetes/cmd/kubelet
+	go build -ldflags "$(LDFLAGS)" -o $(KIND_BIN)/kubectl ./cmd/kubectl
+	CGO_ENABLED=0 go build -ldflags "$(LDFLAGS)" -o $(KIND_BIN)/static/kube-apiserver ./cmd/kube-apiserver
+	for c in kube-controller-manager kube-scheduler kube-proxy; do \
+		CGO_ENABLED=0 go build -ldflags "$(UPSTREAM_LDFLAGS)" -o $(KIND_BIN)/static/$$c k8s.io/kubernetes/cmd/$$c || exit 1; done
+	CGO_ENABLED=0 go build -o $(KIND_BIN)/static/etcd go.etcd.io/etcd/server/v3
+	CGO_ENABLED=0 go build -o $(KIND_BIN)/static/podnet ./test/images/podnet
+
+## kind-image: the kind node image, built here from source with kind v0.33.0's
+## own node-image build; nothing is pulled (see hack/kind-image.sh).
+kind-image: kind-binaries images
+	hack/kind-image.sh
+
+## kind-up: a kind cluster "kube-checkpoint" (a control plane and a worker) on
+## the node image of kind-image, and a demo checkpoint.
+kind-up: kind-image
+	hack/kind-up.sh
+
+## kind-down: delete the kind cluster and everything kind-up made for it.
+kind-down:
+	hack/kind-down.sh
 
 ## local-up: a real local cluster (NUM_NODES=1 by default) and a demo checkpoint.
 local-up:

@@ -8,7 +8,8 @@
 #   - CRIU 4.2 from Debian sid's source package (bookworm's 3.17 fails on this
 #     kernel; 4.1 cannot dump TCP sockets on kernels >= 6.16);
 #   - containerd v2.2.9 with ctr and the runc shim, runc v1.3.3 (seccomp),
-#     crictl, and the bridge/host-local/loopback/portmap CNI plugins.
+#     crictl, and the bridge/ptp/host-local/loopback/portmap CNI plugins
+#     (ptp is the kind node image's pod network).
 # Everything is installed into _output/node-deps/bin; criu also into
 # /usr/local/sbin, where runc looks for it, with /etc/criu/runc.conf allowing
 # established TCP connections to be checkpointed.
@@ -113,7 +114,7 @@ go_tools() {
 		log "crictl ${CRICTL_VERSION}"
 		GOBIN="${BIN}" go install "sigs.k8s.io/cri-tools/cmd/crictl@${CRICTL_VERSION}"
 	fi
-	for plugin in main/bridge main/loopback ipam/host-local meta/portmap; do
+	for plugin in main/bridge main/ptp main/loopback ipam/host-local meta/portmap; do
 		if [[ ! -x "${CNI_BIN}/${plugin#*/}" ]]; then
 			log "CNI plugin ${plugin} ${CNI_PLUGINS_VERSION}"
 			GOBIN="${CNI_BIN}" go install "github.com/containernetworking/plugins/plugins/${plugin}@${CNI_PLUGINS_VERSION}"
