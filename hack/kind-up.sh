@@ -22,7 +22,7 @@ KIND_NODE=${KIND_NODE:-built}
 DEMO=${DEMO:-true}
 
 step() { echo "+++ [kind-up] $*"; }
-kubectl() { "${ROOT}/_output/bin/kubectl" --kubeconfig="${KIND_KUBECONFIG}" "$@"; }
+kubectl() { "${KIND_OUT}/bin/kubectl" --kubeconfig="${KIND_KUBECONFIG}" "$@"; }
 
 if ! docker info >/dev/null 2>&1; then
 	echo "no Docker Engine answers (docker info failed): kind needs one" >&2
@@ -69,6 +69,28 @@ if [[ "$(stat -fc %T /sys/fs/cgroup)" != cgroup2fs ]]; then
 	- |
 	  kind: KubeletConfiguration
 	  failCgroupV1: false
+	EOF
+fi
+
+# kind's entrypoint picks containerd's snapshotter from the file system of the
+# node's root, which on a Docker with the fuse-overlayfs storage driver is FUSE:
+# it would pick fuse-overlayfs, which the node image does not hold. Containerd's
+# store is a volume on the host's own file system, where overlayfs works.
+if [[ "$(docker info --format '{{.Driver}}')" == fuse-overlayfs && -z "${KIND_EXPERIMENTAL_CONTAINERD_SNAPSHOTTER:-}" ]]; then
+	step "Docker's storage driver is fuse-overlayfs: the nodes' containerd keeps overlayfs"
+	export KIND_EXPERIMENTAL_CONTAINERD_SNAPSHOTTER=overlayfs
+fi
+
+# Where even root cannot lower an oom_score_adj (a sandbox without
+# CAP_SYS_RESOURCE), runc fails every pod ("can't get final child's PID from
+# pipe") unless containerd leaves the score at its own.
+if ! sh -c 'echo -1 > /proc/self/oom_score_adj' 2>/dev/null; then
+	step "this host cannot lower oom_score_adj: the nodes' containerd gets restrict_oom_score_adj"
+	cat >> "${config}" <<-'EOF'
+	containerdConfigPatches:
+	- |
+	  [plugins."io.containerd.grpc.v1.cri"]
+	    restrict_oom_score_adj = true
 	EOF
 fi
 
@@ -126,7 +148,7 @@ fi
 cat <<EOF
 
 The kind cluster ${KIND_CLUSTER} is up and serves pods/checkpoint. Reach it with
-  _output/bin/kubectl --kubeconfig=${KIND_KUBECONFIG} get nodes
+  _output/kind/bin/kubectl --kubeconfig=${KIND_KUBECONFIG} get nodes
 run the e2e suite on it with: make test-e2e-kind
 tear it down with: make kind-down
 EOF
