@@ -127,6 +127,11 @@ test-integration: test-binaries
 test-e2e:
 	hack/e2e.sh
 
+## test-e2e-kind: the same e2e suite on a fresh kind-up cluster (the node
+## image of kind-image), deleted after.
+test-e2e-kind: kind-image
+	hack/e2e.sh kind
+
 ## bench: the benchmark on a local-up cluster (hack/bench.sh): pods/checkpoint
 ## against nodes/proxy, the kubelet and crictl, concurrency and memory sweeps,
 ## idle RSS; writes BENCHMARKS.md and docs/bench-time-vs-rss.png.

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs the e2e suite (test/e2e). With KUBECONFIG set it runs against that
-# cluster; otherwise it brings up make local-up (NUM_NODES=2 and APISERVERS=2
+# Runs the e2e suite (test/e2e). "hack/e2e.sh kind" (make test-e2e-kind) runs
+# it on a fresh make kind-up cluster, which it deletes after. With KUBECONFIG
+# set it runs against that cluster; otherwise it brings up make local-up (NUM_NODES=2 and APISERVERS=2
 # by default: two nodes, two apiservers behind haproxy),
 # runs the suite inside the control plane's network namespace, runs make
 # bench's program briefly on the same cluster, tears the cluster down and
@@ -12,7 +13,25 @@ source "${ROOT}/hack/lib/local-cluster.sh"
 
 make -C "${ROOT}" --no-print-directory build images >/dev/null
 go test -c -o "${BIN}/e2e.test" "${ROOT}/test/e2e"
-args=(--kube-checkpoint-bin="${BIN}" -ginkgo.no-color -ginkgo.timeout=30m ${E2E_ARGS:-})
+# -ginkgo.v: every spec by name, and why a skipped one was skipped.
+args=(--kube-checkpoint-bin="${BIN}" -ginkgo.no-color -ginkgo.v -ginkgo.timeout=30m ${E2E_ARGS:-})
+
+if [[ "${1:-}" == kind ]]; then
+	# shellcheck source=hack/lib/kind.sh
+	source "${ROOT}/hack/lib/kind.sh"
+	DEMO=false "${ROOT}/hack/kind-up.sh"
+	status=0
+	(cd "${ROOT}/test/e2e" && "${BIN}/e2e.test" --kubeconfig="${KIND_KUBECONFIG}" --kind-cluster="${KIND_CLUSTER}" "${args[@]}") || status=$?
+	if [[ ${status} -ne 0 ]]; then
+		echo "e2e on kind failed; kubelet errors:" >&2
+		for node in $("${KIND}" get nodes --name "${KIND_CLUSTER}"); do
+			echo "--- ${node}" >&2
+			docker exec "${node}" journalctl -u kubelet --no-pager 2>/dev/null | grep -E ' E[0-9]{4} ' | tail -n 20 >&2 || true
+		done
+	fi
+	"${ROOT}/hack/kind-down.sh" || status=1
+	exit ${status}
+fi
 
 if [[ -n "${KUBECONFIG:-}" ]]; then
 	cd "${ROOT}/test/e2e"

@@ -18,13 +18,8 @@ package e2e
 
 import (
 	"context"
-	"flag"
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
@@ -44,18 +39,12 @@ import (
 	"github.com/kube-checkpoint/kubernetes/pkg/features"
 )
 
-var (
-	localUpState = flag.String("local-up-state", "", "state directory of a make local-up cluster; enables the specs that stop and restart its kubelets")
-)
-
 var _ = framework.Describe("pods/checkpoint faults", framework.WithFeatureGate(features.ContainerCheckpointAPI), func() {
 	f := framework.NewDefaultFramework("checkpoint-faults")
 	f.NamespacePodSecurityLevel = admissionapi.LevelPrivileged
 
 	framework.It("answers 503 within seconds while the pod's kubelet is down, and checkpoints again once it is back", framework.WithSerial(), framework.WithDisruptive(), func(ctx context.Context) {
-		if *localUpState == "" {
-			ginkgo.Skip("needs a make local-up cluster whose kubelets the suite may stop (--local-up-state)")
-		}
+		skipUnlessDaemons()
 		pod := createPod(ctx, f, counterPod("counter", "", "counter"))
 		checkpoints := typedv1.NewForConfigOrDie(f.ClientConfig()).Pods(f.Namespace.Name)
 
@@ -82,9 +71,7 @@ var _ = framework.Describe("pods/checkpoint faults", framework.WithFeatureGate(f
 	})
 
 	framework.It("answers 501 for a pod on a node whose kubelet has ContainerCheckpoint off", framework.WithSerial(), framework.WithDisruptive(), func(ctx context.Context) {
-		if *localUpState == "" {
-			ginkgo.Skip("needs a make local-up cluster whose kubelets the suite may restart (--local-up-state)")
-		}
+		skipUnlessDaemons()
 		pod := createPod(ctx, f, counterPod("counter", "", "counter"))
 		checkpoints := typedv1.NewForConfigOrDie(f.ClientConfig()).Pods(f.Namespace.Name)
 		node := pod.Spec.NodeName
@@ -137,9 +124,7 @@ var _ = framework.Describe("pods/checkpoint faults", framework.WithFeatureGate(f
 	})
 
 	framework.It("leaves the container running, thawed, with no archive when its kubelet dies in the middle of a checkpoint", framework.WithSerial(), framework.WithDisruptive(), func(ctx context.Context) {
-		if *localUpState == "" {
-			ginkgo.Skip("needs a make local-up cluster whose kubelets the suite may stop (--local-up-state)")
-		}
+		skipUnlessDaemons()
 		pod := createSlowPod(ctx, f, "slow")
 		checkpoints := typedv1.NewForConfigOrDie(f.ClientConfig()).Pods(f.Namespace.Name)
 
@@ -151,9 +136,7 @@ var _ = framework.Describe("pods/checkpoint faults", framework.WithFeatureGate(f
 	})
 
 	framework.It("leaves the container running, thawed, with no archive when the apiserver dies in the middle of a checkpoint, and checkpoints after its restart", framework.WithSerial(), framework.WithDisruptive(), func(ctx context.Context) {
-		if *localUpState == "" {
-			ginkgo.Skip("needs a make local-up cluster whose apiserver the suite may restart (--local-up-state)")
-		}
+		skipUnlessDaemons()
 		pod := createSlowPod(ctx, f, "slow")
 		small := createPod(ctx, f, counterPod("small", pod.Spec.NodeName, "counter"))
 		config := f.ClientConfig()
@@ -222,36 +205,16 @@ func expectUnharmed(ctx context.Context, f *framework.Framework, pod *corev1.Pod
 	framework.ExpectNoError(err)
 	gomega.Expect(current.Status.ContainerStatuses[0].State.Running).NotTo(gomega.BeNil())
 	gomega.Expect(current.Status.ContainerStatuses[0].RestartCount).To(gomega.BeZero())
-	if *localUpState == "" {
+	nodes := nodeAccess()
+	if nodes == nil {
 		return
 	}
-	states := freezerStates(string(pod.UID))
+	states := nodes.freezerStates(current.Spec.NodeName, string(pod.UID))
 	gomega.Expect(states).NotTo(gomega.BeEmpty(), "no freezer cgroup of pod %s", pod.UID)
 	for file, state := range states {
 		gomega.Expect(state).To(gomega.BeElementOf("THAWED", "0"), "%s", file)
 	}
-	archives, err := filepath.Glob(filepath.Join(*localUpState, pod.Spec.NodeName, "kubelet", "checkpoints", "checkpoint-"+pod.Name+"_"+f.Namespace.Name+"-*"))
-	framework.ExpectNoError(err)
-	gomega.Expect(archives).To(gomega.BeEmpty())
-}
-
-// freezerStates reads the freezer state of every cgroup of the pod: cgroup v1
-// freezer.state (THAWED, FREEZING, FROZEN) and cgroup v2 cgroup.freeze (0, 1).
-func freezerStates(podUID string) map[string]string {
-	states := map[string]string{}
-	for _, pattern := range []string{
-		"/sys/fs/cgroup/freezer/*/kubepods/pod%s/freezer.state", "/sys/fs/cgroup/freezer/*/kubepods/pod%s/*/freezer.state",
-		"/sys/fs/cgroup/freezer/*/kubepods/*/pod%s/freezer.state", "/sys/fs/cgroup/freezer/*/kubepods/*/pod%s/*/freezer.state",
-		"/sys/fs/cgroup/unified/*/kubepods/*/pod%s/*/cgroup.freeze", "/sys/fs/cgroup/*/kubepods*/*/*pod%s*/*/cgroup.freeze",
-	} {
-		files, _ := filepath.Glob(fmt.Sprintf(pattern, podUID))
-		for _, file := range files {
-			raw, err := os.ReadFile(file)
-			framework.ExpectNoError(err)
-			states[file] = strings.TrimSpace(string(raw))
-		}
-	}
-	return states
+	gomega.Expect(nodes.archives(current.Spec.NodeName, "checkpoint-"+pod.Name+"_"+f.Namespace.Name+"-")).To(gomega.BeEmpty())
 }
 
 // expectEvent waits for an Event on the pod that reads
@@ -266,63 +229,4 @@ func expectEvent(ctx context.Context, f *framework.Framework, pod, want string) 
 		}
 		return seen, err
 	}).WithTimeout(30 * time.Second).Should(gomega.ContainElement(want))
-}
-
-// daemon is a process of a make local-up cluster that a spec stops and
-// starts again: its pid file is pids/NAME, and daemons/NAME (written by
-// hack/local-up.sh) starts it as local-up did.
-type daemon struct {
-	name    string
-	pid     int
-	running bool
-}
-
-// stopDaemon stops the daemon with sig and waits for it to exit.
-func stopDaemon(name string, sig syscall.Signal) *daemon {
-	ginkgo.GinkgoHelper()
-	d := &daemon{name: name}
-	raw, err := os.ReadFile(d.pidFile())
-	framework.ExpectNoError(err)
-	d.pid, err = strconv.Atoi(strings.TrimSpace(string(raw)))
-	framework.ExpectNoError(err)
-	d.running = true
-	d.stop(sig)
-	return d
-}
-
-func (d *daemon) pidFile() string { return filepath.Join(*localUpState, "pids", d.name) }
-
-// stop stops the daemon with sig and waits for it to exit.
-func (d *daemon) stop(sig syscall.Signal) {
-	ginkgo.GinkgoHelper()
-	framework.ExpectNoError(syscall.Kill(d.pid, sig))
-	gomega.Eventually(func() bool {
-		status, err := os.ReadFile("/proc/" + strconv.Itoa(d.pid) + "/status")
-		return os.IsNotExist(err) || strings.Contains(string(status), "\nState:\tZ")
-	}).WithTimeout(90 * time.Second).Should(gomega.BeTrue())
-	d.running = false
-}
-
-// start starts the daemon through local-up's script with extra flags
-// appended, logging where it logged.
-func (d *daemon) start(extra ...string) {
-	ginkgo.GinkgoHelper()
-	cmd := exec.Command(filepath.Join(*localUpState, "daemons", d.name), extra...)
-	log, err := os.OpenFile(filepath.Join(*localUpState, "logs", d.name+".log"), os.O_APPEND|os.O_WRONLY, 0o644)
-	framework.ExpectNoError(err)
-	cmd.Stdout, cmd.Stderr = log, log
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	framework.ExpectNoError(cmd.Start())
-	d.pid, d.running = cmd.Process.Pid, true
-	framework.ExpectNoError(os.WriteFile(d.pidFile(), []byte(strconv.Itoa(d.pid)+"\n"), 0o644))
-	_ = log.Close()
-	go func() { _ = cmd.Wait() }() // reap it when a spec stops it again
-}
-
-// restart starts the daemon as it was, unless it runs; specs defer it so
-// that the cluster is whole after a failure.
-func (d *daemon) restart() {
-	if !d.running {
-		d.start()
-	}
 }

@@ -71,17 +71,13 @@ var _ = framework.Describe("pods/checkpoint across apiserver replicas", framewor
 			archive := result.ArchivePaths[0]
 			gomega.Expect(archives).NotTo(gomega.ContainElement(archive), "checkpoint %d reported the archive of an earlier one", i)
 			archives = append(archives, archive)
-			// The node's directory is this machine's (make local-up): an
-			// archive overwritten later would show as a changed checksum below.
-			content, err := os.ReadFile(archive)
-			framework.ExpectNoError(err)
-			sum := sha256.Sum256(content)
+			// An archive overwritten later would show as a changed checksum below.
+			sum := sha256.Sum256(nodeAccess().readFile(result.NodeName, archive))
 			gomega.Expect(sums).NotTo(gomega.HaveKey(sum), "archive %s has the content of %s", archive, sums[sum])
 			sums[sum] = archive
 		}
 		for sum, archive := range sums {
-			content, err := os.ReadFile(archive)
-			framework.ExpectNoError(err)
+			content := nodeAccess().readFile(pod.Spec.NodeName, archive)
 			gomega.Expect(sha256.Sum256(content)).To(gomega.Equal(sum), "archive %s changed after it was reported", archive)
 		}
 		inspectArchive(ctx, f, pod.Spec.NodeName, archives...)
@@ -144,7 +140,7 @@ var _ = framework.Describe("pods/checkpoint across apiserver replicas", framewor
 		}).WithTimeout(expiry + 2*time.Minute).WithPolling(time.Second).Should(gomega.Succeed())
 		gomega.Expect(started.Sub(killed)).To(gomega.BeNumerically("<=", expiry+2*time.Second), "the claim of the dead replica outlived its expiry")
 		inspectArchive(ctx, f, result.NodeName, result.ArchivePaths[0])
-		framework.ExpectNoError(os.Remove(result.ArchivePaths[0])) // 2 GiB: keep the node's disk free
+		nodeAccess().remove(result.NodeName, result.ArchivePaths[0]) // 2 GiB: keep the node's disk free
 	})
 
 	framework.It("holds --checkpoint-max-inflight-per-node over both replicas", framework.WithSerial(), framework.WithDisruptive(), func(ctx context.Context) {
