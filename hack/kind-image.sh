@@ -42,6 +42,14 @@ stamp() {
 }
 save_stamp() { echo "${stamp_hash}" > "${KIND_OUT}/$1.stamp"; }
 
+# remove_replaced ID NAME: removes the image ID that NAME named before it was
+# built again, so rebuilds leave no untagged image behind.
+remove_replaced() {
+	if [[ -n "$1" && "$1" != "$(docker image inspect -f '{{.Id}}' "$2")" ]]; then
+		docker rmi "$1" >/dev/null 2>&1 || true
+	fi
+}
+
 mkdir -p "${KIND_OUT}"
 if [[ $(id -u) -ne 0 ]]; then
 	echo "hack/kind-image.sh runs debootstrap and chroot: run it as root" >&2
@@ -86,6 +94,7 @@ NODE_BINARIES=("${DEPS_BIN}"/{containerd,ctr,containerd-shim-runc-v2,crictl,runc
 if ! stamp base "${KIND_OUT}/rootfs.stamp" "${NODE_BINARIES[@]}" "${BASH_SOURCE[0]}" "${KIND_VERSION}" ||
 	! docker image inspect "${KIND_BASE_IMAGE}" >/dev/null 2>&1; then
 	log "base image ${KIND_BASE_IMAGE}"
+	old=$(docker image inspect -f '{{.Id}}' "${KIND_BASE_IMAGE}" 2>/dev/null || true)
 	base="${KIND_OUT}/base"
 	rm -rf "${base}"
 	cp -a "${ROOTFS}" "${base}"
@@ -124,6 +133,7 @@ if ! stamp base "${KIND_OUT}/rootfs.stamp" "${NODE_BINARIES[@]}" "${BASH_SOURCE[
 		'ENTRYPOINT ["/usr/local/bin/entrypoint", "/sbin/init"]' |
 		DOCKER_BUILDKIT=0 docker build -q -t "${KIND_BASE_IMAGE}" - >/dev/null
 	docker rmi "${KIND_BASE_IMAGE}-rootfs" >/dev/null
+	remove_replaced "${old}" "${KIND_BASE_IMAGE}"
 	rm -rf "${base}"
 	save_stamp base
 fi
@@ -197,7 +207,9 @@ kind_docker_setup "${KIND_BASE_IMAGE}"
 if ! stamp node "${TARBALL}" "${KIND_OUT}/base.stamp" "${KIND_VERSION}" ||
 	! docker image inspect "${KIND_NODE_IMAGE}" >/dev/null 2>&1; then
 	log "kind build node-image ${KIND_NODE_IMAGE}"
+	old=$(docker image inspect -f '{{.Id}}' "${KIND_NODE_IMAGE}" 2>/dev/null || true)
 	"${KIND}" build node-image --type file --base-image "${KIND_BASE_IMAGE}" --image "${KIND_NODE_IMAGE}" "${TARBALL}"
+	remove_replaced "${old}" "${KIND_NODE_IMAGE}"
 	save_stamp node
 fi
 log "ready: ${KIND_NODE_IMAGE} ($(docker image inspect -f '{{.Size}}' "${KIND_NODE_IMAGE}" | awk '{printf "%.0f MB", $1/1e6}'))"
