@@ -31,7 +31,8 @@ source "${ROOT}/hack/lib/kind.sh"
 log() { echo "+++ [kind-image] $*"; }
 
 # stamp NAME INPUT...: true when the stamp of NAME already holds the hash of
-# the inputs (file contents and strings); else remembers it for save_stamp.
+# the inputs (file contents and strings: each step passes its own text too);
+# else remembers it for save_stamp.
 stamp_hash=""
 stamp() {
 	local name=$1 hash
@@ -91,8 +92,7 @@ fi
 DEPS_BIN="${ROOT}/_output/node-deps/bin"
 DEPS_CNI="${ROOT}/_output/node-deps/cni/bin"
 NODE_BINARIES=("${DEPS_BIN}"/{containerd,ctr,containerd-shim-runc-v2,crictl,runc,criu} "${DEPS_CNI}"/{host-local,loopback,ptp,portmap,bridge})
-if ! stamp base "${KIND_OUT}/rootfs.stamp" "${NODE_BINARIES[@]}" "${BASH_SOURCE[0]}" "${KIND_VERSION}" ||
-	! docker image inspect "${KIND_BASE_IMAGE}" >/dev/null 2>&1; then
+build_base() {
 	log "base image ${KIND_BASE_IMAGE}"
 	old=$(docker image inspect -f '{{.Id}}' "${KIND_BASE_IMAGE}" 2>/dev/null || true)
 	base="${KIND_OUT}/base"
@@ -135,6 +135,10 @@ if ! stamp base "${KIND_OUT}/rootfs.stamp" "${NODE_BINARIES[@]}" "${BASH_SOURCE[
 	docker rmi "${KIND_BASE_IMAGE}-rootfs" >/dev/null
 	remove_replaced "${old}" "${KIND_BASE_IMAGE}"
 	rm -rf "${base}"
+}
+if ! stamp base "${KIND_OUT}/rootfs.stamp" "${NODE_BINARIES[@]}" "${KIND_VERSION}" "$(declare -f build_base)" ||
+	! docker image inspect "${KIND_BASE_IMAGE}" >/dev/null 2>&1; then
+	build_base
 	save_stamp base
 fi
 
@@ -162,8 +166,9 @@ PATH_ENV='"PATH=/usr/local/bin:/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin"'
 TARBALL="${KIND_OUT}/kubernetes-server-linux-amd64.tar.gz"
 RELEASE="${KIND_OUT}/release"
 SERVER_BIN="${RELEASE}/kubernetes/server/bin"
-SERVER_INPUTS=("${KIND_OUT}"/bin/{kubeadm,kubelet,kubectl} "${STATIC}"/* "${ROOT}/_output/images/pause" "${KIND_OUT}/rootfs.stamp" "${BASH_SOURCE[0]}")
-if ! stamp release "${SERVER_INPUTS[@]}" || [[ ! -f "${TARBALL}" ]]; then
+BUILD_IMAGE="${KIND_OUT}/bin/build-image"
+(cd "${ROOT}" && go build -o "${BUILD_IMAGE}" ./test/images/build)
+build_release() {
 	log "release tarball ${TARBALL}"
 	rm -rf "${RELEASE}"
 	mkdir -p "${SERVER_BIN}"
@@ -172,9 +177,8 @@ if ! stamp release "${SERVER_INPUTS[@]}" || [[ ! -f "${TARBALL}" ]]; then
 	control_plane_image() { # name
 		printf '[{"names": ["%s"], "files": {"/usr/local/bin/%s": "%s"}, "env": [%s]}]' \
 			"$(image_of "$1")" "$1" "${STATIC}/$1" "${PATH_ENV}" > "${RELEASE}/$1.json"
-		go run ./test/images/build -spec "${RELEASE}/$1.json" -out "${SERVER_BIN}/$1.tar"
+		"${BUILD_IMAGE}" -spec "${RELEASE}/$1.json" -out "${SERVER_BIN}/$1.tar"
 	}
-	cd "${ROOT}"
 	for c in kube-apiserver kube-controller-manager kube-scheduler; do control_plane_image "${c}"; done
 	cat > "${RELEASE}/images.json" <<-JSON
 	[
@@ -191,14 +195,19 @@ if ! stamp release "${SERVER_INPUTS[@]}" || [[ ! -f "${TARBALL}" ]]; then
 	   "links": {"/bin/sh": "busybox", "/bin/rm": "busybox", "/bin/mkdir": "busybox"}, "env": [${PATH_ENV}]}
 	]
 	JSON
-	go run ./test/images/build -spec "${RELEASE}/images.json" -out "${SERVER_BIN}/kube-proxy.tar"
+	"${BUILD_IMAGE}" -spec "${RELEASE}/images.json" -out "${SERVER_BIN}/kube-proxy.tar"
 	# kind's build pulls what the archives lack: fail here instead.
-	built=$(for t in "${SERVER_BIN}"/*.tar; do go run ./test/images/build -tags "${t}"; done)
+	built=$(for t in "${SERVER_BIN}"/*.tar; do "${BUILD_IMAGE}" -tags "${t}"; done)
 	for image in "${KUBEADM_IMAGES[@]}" "${SANDBOX_IMAGE}" "${KINDNETD_IMAGE}" "${PROVISIONER_IMAGE}" "${HELPER_IMAGE}"; do
 		grep -qxF "${image}" <<< "${built}" || { echo "no image ${image} in the release tarball: kind would pull it" >&2; exit 1; }
 	done
-	tar -C "${RELEASE}" -czf "${TARBALL}" kubernetes
+	# Its image archives are compressed already: the fastest gzip will do.
+	tar -C "${RELEASE}" -cf - kubernetes | gzip -1 > "${TARBALL}"
 	rm -rf "${RELEASE}"
+}
+SERVER_INPUTS=("${KIND_OUT}"/bin/{kubeadm,kubelet,kubectl} "${STATIC}"/* "${ROOT}/_output/images/pause" "${KIND_OUT}/rootfs.stamp" "${BUILD_IMAGE}")
+if ! stamp release "${SERVER_INPUTS[@]}" "$(declare -f build_release)" || [[ ! -f "${TARBALL}" ]]; then
+	build_release
 	save_stamp release
 fi
 

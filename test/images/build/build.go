@@ -148,6 +148,13 @@ func write(images []Spec, out string) error {
 	var descriptors []imagespec.Descriptor
 	var saved []dockerManifest
 	repositories := map[string]map[string]string{}
+	// A layer file of several images (a root file system) is compressed once.
+	type compressedLayer struct {
+		descriptor imagespec.Descriptor
+		diffID     digest.Digest
+		blob       string
+	}
+	layerFiles := map[string]compressedLayer{}
 	for _, spec := range images {
 		if len(spec.Names) == 0 {
 			return fmt.Errorf("an image without names: %+v", spec)
@@ -170,6 +177,10 @@ func write(images []Spec, out string) error {
 			return nil
 		}
 		for _, file := range spec.Layers {
+			if l, ok := layerFiles[file]; ok {
+				layers, diffIDs, layerBlobs = append(layers, l.descriptor), append(diffIDs, l.diffID), append(layerBlobs, l.blob)
+				continue
+			}
 			uncompressed, err := readLayer(file)
 			if err != nil {
 				return err
@@ -177,6 +188,7 @@ func write(images []Spec, out string) error {
 			if err := addLayer(uncompressed); err != nil {
 				return err
 			}
+			layerFiles[file] = compressedLayer{layers[len(layers)-1], diffIDs[len(diffIDs)-1], layerBlobs[len(layerBlobs)-1]}
 		}
 		if len(spec.Files)+len(spec.Links) > 0 {
 			top, err := fileLayer(spec.Files, spec.Links)

@@ -46,7 +46,20 @@ import (
 	"k8s.io/client-go/tools/cache"
 )
 
-const confFile = "/etc/cni/net.d/10-kindnet.conflist"
+// network writes a node's CNI configuration and routes to the other nodes.
+type network struct {
+	hostIP   string
+	confFile string
+	// route sends cidr through the node at via.
+	route func(cidr, via string) error
+}
+
+func ipRoute(cidr, via string) error {
+	if out, err := exec.Command("ip", "route", "replace", cidr, "via", via).CombinedOutput(); err != nil {
+		return fmt.Errorf("ip route replace %s via %s: %v: %s", cidr, via, err, out)
+	}
+	return nil
+}
 
 func main() {
 	hostIP := os.Getenv("HOST_IP")
@@ -79,12 +92,13 @@ func main() {
 	}
 	factory.Start(ctx.Done())
 	factory.WaitForCacheSync(ctx.Done())
+	net := network{hostIP: hostIP, confFile: "/etc/cni/net.d/10-kindnet.conflist", route: ipRoute}
 	tick := time.NewTicker(time.Minute)
 	defer tick.Stop()
 	for {
 		list, err := nodes.Lister().List(labels.Everything())
 		if err == nil {
-			err = reconcile(hostIP, list)
+			err = net.reconcile(list)
 		}
 		if err != nil {
 			log.Print(err)
@@ -119,34 +133,34 @@ func podCIDRs(node *v1.Node) []string {
 
 // reconcile writes this node's CNI configuration once it has a podCIDR and
 // routes the other nodes' podCIDRs through them.
-func reconcile(hostIP string, nodes []*v1.Node) error {
+func (n network) reconcile(nodes []*v1.Node) error {
 	var self *v1.Node
-	for _, n := range nodes {
-		if internalIP(n) == hostIP {
-			self = n
+	for _, node := range nodes {
+		ip := internalIP(node)
+		if ip == n.hostIP {
+			self = node
 			continue
 		}
-		ip := internalIP(n)
-		for _, cidr := range podCIDRs(n) {
-			if ip == "" {
-				continue
-			}
-			if out, err := exec.Command("ip", "route", "replace", cidr, "via", ip).CombinedOutput(); err != nil {
-				return fmt.Errorf("route %s via %s (node %s): %v: %s", cidr, ip, n.Name, err, out)
+		if ip == "" {
+			continue
+		}
+		for _, cidr := range podCIDRs(node) {
+			if err := n.route(cidr, ip); err != nil {
+				return fmt.Errorf("node %s: %w", node.Name, err)
 			}
 		}
 	}
 	if self == nil {
-		return fmt.Errorf("no node has InternalIP %s yet", hostIP)
+		return fmt.Errorf("no node has InternalIP %s yet", n.hostIP)
 	}
 	cidrs := podCIDRs(self)
 	if len(cidrs) == 0 {
 		return fmt.Errorf("node %s has no podCIDR yet", self.Name)
 	}
-	return writeConfig(cidrs)
+	return n.writeConfig(cidrs)
 }
 
-func writeConfig(cidrs []string) error {
+func (n network) writeConfig(cidrs []string) error {
 	var ranges [][]map[string]string
 	for _, cidr := range cidrs {
 		ranges = append(ranges, []map[string]string{{"subnet": cidr}})
@@ -171,16 +185,16 @@ func writeConfig(cidrs []string) error {
 	if err != nil {
 		return err
 	}
-	if old, err := os.ReadFile(confFile); err == nil && string(old) == string(conf) {
+	if old, err := os.ReadFile(n.confFile); err == nil && string(old) == string(conf) {
 		return nil
 	}
-	tmp := filepath.Join(filepath.Dir(confFile), ".10-kindnet.conflist.tmp")
+	tmp := filepath.Join(filepath.Dir(n.confFile), "."+filepath.Base(n.confFile)+".tmp")
 	if err := os.WriteFile(tmp, conf, 0o644); err != nil {
 		return err
 	}
-	if err := os.Rename(tmp, confFile); err != nil {
+	if err := os.Rename(tmp, n.confFile); err != nil {
 		return err
 	}
-	log.Printf("wrote %s for %v", confFile, cidrs)
+	log.Printf("wrote %s for %v", n.confFile, cidrs)
 	return nil
 }
