@@ -54,20 +54,15 @@ images:
 	go run ./test/images/build -binary $(OUT)/images/pause -entrypoint /pause -name registry.k8s.io/pause:3.10.1 -out $(OUT)/images/pause.tar
 	go run ./test/images/build -binary $(OUT)/images/counter -entrypoint /counter -name kube-checkpoint.local/counter:v1 -out $(OUT)/images/counter.tar
 
-## kind-binaries: what the kind node image is built from, into _output/kind/bin:
-## kubeadm, kubelet and kubectl for the node, and static binaries for its
-## images: this project's kube-apiserver, upstream's controller-manager,
-## scheduler and kube-proxy v1.37.2, etcd, and the pod network (podnet).
+## kind-binaries: what the kind node image is built from besides make build's
+## and cluster-binaries' (kube-apiserver, controller-manager, scheduler,
+## kubelet, kubectl, etcd): kubeadm, kube-proxy and podnet (the pod network),
+## into _output/kind/bin.
 KIND_BIN := $(OUT)/kind/bin
-kind-binaries:
+kind-binaries: build cluster-binaries
 	go build -ldflags "$(UPSTREAM_LDFLAGS)" -o $(KIND_BIN)/kubeadm k8s.io/kubernetes/cmd/kubeadm
-	go build -ldflags "$(UPSTREAM_LDFLAGS)" -o $(KIND_BIN)/kubelet k8s.io/kubernetes/cmd/kubelet
-	go build -ldflags "$(LDFLAGS)" -o $(KIND_BIN)/kubectl ./cmd/kubectl
-	CGO_ENABLED=0 go build -ldflags "$(LDFLAGS)" -o $(KIND_BIN)/static/kube-apiserver ./cmd/kube-apiserver
-	for c in kube-controller-manager kube-scheduler kube-proxy; do \
-		CGO_ENABLED=0 go build -ldflags "$(UPSTREAM_LDFLAGS)" -o $(KIND_BIN)/static/$$c k8s.io/kubernetes/cmd/$$c || exit 1; done
-	CGO_ENABLED=0 go build -o $(KIND_BIN)/static/etcd go.etcd.io/etcd/server/v3
-	CGO_ENABLED=0 go build -o $(KIND_BIN)/static/podnet ./test/images/podnet
+	go build -ldflags "$(UPSTREAM_LDFLAGS)" -o $(KIND_BIN)/kube-proxy k8s.io/kubernetes/cmd/kube-proxy
+	CGO_ENABLED=0 go build -o $(KIND_BIN)/podnet ./test/images/podnet
 
 ## kind-image: the kind node image, built here from source with kind v0.33.0's
 ## own node-image build; nothing is pulled (see hack/kind-image.sh).

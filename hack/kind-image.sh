@@ -12,8 +12,9 @@
 #     docker pull of it can only reach loopback, and fails there at once).
 #  3. A Kubernetes release tarball (kubernetes-server-linux-amd64.tar.gz
 #     layout) of v1.37.2 from the k8s.io/kubernetes module: kubeadm, kubelet,
-#     kubectl, and image archives written by test/images/build. The
-#     kube-apiserver image is this project's. kube-proxy.tar also holds every
+#     kubectl, and image archives written by test/images/build, which hold
+#     the binaries of make build and cluster-binaries with this Debian's
+#     glibc. The kube-apiserver image is this project's. kube-proxy.tar also holds every
 #     other image kind's build would pull (it takes every tag in the archives
 #     as built): etcd and CoreDNS built from their Go modules, pause, the
 #     local-path provisioner and its helper, and podnet in the place of
@@ -74,7 +75,9 @@ FILES="${KIND_SRC}/images/base/files"
 # runtime libraries of the CRIU built for this Debian release, busybox for the
 # local-path helper image, and dbus for systemd.
 PACKAGES=systemd,systemd-sysv,dbus,conntrack,iptables,nftables,iproute2,ethtool,util-linux,mount,kmod,libseccomp2,pigz,fuse-overlayfs,nfs-common,open-iscsi,e2fsprogs,bash,ca-certificates,curl,jq,procps,libprotobuf-c1,libnl-3-200,libnet1,libgnutls30,libnftables1,libbsd0,libcap2,libuuid1,busybox-static
-SUITE=bookworm
+# This machine's Debian release: CRIU, containerd and runc are built here, and
+# the images' binaries link this glibc.
+SUITE=$(. /etc/os-release && echo "${VERSION_CODENAME}")
 ROOTFS="${KIND_OUT}/rootfs"
 if ! stamp rootfs "${PACKAGES}" "${SUITE}" || [[ ! -f "${KIND_OUT}/rootfs.tar" ]]; then
 	log "debootstrap ${SUITE} into ${ROOTFS}"
@@ -142,7 +145,9 @@ if ! stamp base "${KIND_OUT}/rootfs.stamp" "${NODE_BINARIES[@]}" "${KIND_VERSION
 	save_stamp base
 fi
 
-# 3. The images kubeadm and kind run, and the release tarball.
+# 3. The images kubeadm and kind run, and the release tarball. The binaries
+# of make build and cluster-binaries link glibc: their images hold it.
+BIN="${ROOT}/_output/bin"
 STATIC="${KIND_OUT}/bin/static"
 if [[ ! -x "${STATIC}/coredns" ]]; then
 	log "CoreDNS ${COREDNS_VERSION}"
@@ -162,6 +167,8 @@ PROVISIONER_IMAGE=$(kind_const storageProvisionerImage const_storage.go)
 HELPER_IMAGE=$(kind_const storageHelperImage const_storage.go)
 SANDBOX_IMAGE=$(sed -n 's/^ *sandbox_image = "\(.*\)"$/\1/p' "${FILES}/etc/containerd/config.toml")
 PATH_ENV='"PATH=/usr/local/bin:/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin"'
+GLIBC_DIR="${ROOTFS}/usr/lib/x86_64-linux-gnu"
+GLIBC="\"/lib/x86_64-linux-gnu/libc.so.6\": \"${GLIBC_DIR}/libc.so.6\", \"/lib64/ld-linux-x86-64.so.2\": \"${GLIBC_DIR}/ld-linux-x86-64.so.2\""
 
 TARBALL="${KIND_OUT}/kubernetes-server-linux-amd64.tar.gz"
 RELEASE="${KIND_OUT}/release"
@@ -173,22 +180,22 @@ build_release() {
 	rm -rf "${RELEASE}"
 	mkdir -p "${SERVER_BIN}"
 	echo "${KUBE_VERSION}" > "${RELEASE}/kubernetes/version"
-	install -m 0755 "${KIND_OUT}"/bin/{kubeadm,kubelet,kubectl} "${SERVER_BIN}/"
+	install -m 0755 "${KIND_OUT}/bin/kubeadm" "${BIN}/kubelet" "${BIN}/kubectl" "${SERVER_BIN}/"
 	control_plane_image() { # name
-		printf '[{"names": ["%s"], "files": {"/usr/local/bin/%s": "%s"}, "env": [%s]}]' \
-			"$(image_of "$1")" "$1" "${STATIC}/$1" "${PATH_ENV}" > "${RELEASE}/$1.json"
+		printf '[{"names": ["%s"], "files": {"/usr/local/bin/%s": "%s", %s}, "env": [%s]}]' \
+			"$(image_of "$1")" "$1" "${BIN}/$1" "${GLIBC}" "${PATH_ENV}" > "${RELEASE}/$1.json"
 		"${BUILD_IMAGE}" -spec "${RELEASE}/$1.json" -out "${SERVER_BIN}/$1.tar"
 	}
 	for c in kube-apiserver kube-controller-manager kube-scheduler; do control_plane_image "${c}"; done
 	cat > "${RELEASE}/images.json" <<-JSON
 	[
 	  {"names": ["$(image_of kube-proxy)"], "layers": ["${KIND_OUT}/rootfs.tar"],
-	   "files": {"/usr/local/bin/kube-proxy": "${STATIC}/kube-proxy"}, "env": [${PATH_ENV}]},
-	  {"names": ["$(image_of etcd)"], "files": {"/usr/local/bin/etcd": "${STATIC}/etcd"}, "env": [${PATH_ENV}]},
+	   "files": {"/usr/local/bin/kube-proxy": "${KIND_OUT}/bin/kube-proxy"}, "env": [${PATH_ENV}]},
+	  {"names": ["$(image_of etcd)"], "files": {"/usr/local/bin/etcd": "${BIN}/etcd", ${GLIBC}}, "env": [${PATH_ENV}]},
 	  {"names": ["$(image_of coredns)"], "files": {"/coredns": "${STATIC}/coredns"}, "entrypoint": ["/coredns"]},
 	  {"names": ["${SANDBOX_IMAGE}", "$(image_of pause)"], "files": {"/pause": "${ROOT}/_output/images/pause"}, "entrypoint": ["/pause"]},
 	  {"names": ["${KINDNETD_IMAGE}"], "layers": ["${KIND_OUT}/rootfs.tar"],
-	   "files": {"/usr/local/bin/podnet": "${STATIC}/podnet"}, "entrypoint": ["/usr/local/bin/podnet"], "env": [${PATH_ENV}]},
+	   "files": {"/usr/local/bin/podnet": "${KIND_OUT}/bin/podnet"}, "entrypoint": ["/usr/local/bin/podnet"], "env": [${PATH_ENV}]},
 	  {"names": ["${PROVISIONER_IMAGE}"], "files": {"/usr/local/bin/local-path-provisioner": "${STATIC}/local-path-provisioner"},
 	   "entrypoint": ["/usr/local/bin/local-path-provisioner"], "env": [${PATH_ENV}]},
 	  {"names": ["${HELPER_IMAGE}"], "files": {"/bin/busybox": "${ROOTFS}/bin/busybox"},
@@ -205,7 +212,8 @@ build_release() {
 	tar -C "${RELEASE}" -cf - kubernetes | gzip -1 > "${TARBALL}"
 	rm -rf "${RELEASE}"
 }
-SERVER_INPUTS=("${KIND_OUT}"/bin/{kubeadm,kubelet,kubectl} "${STATIC}"/* "${ROOT}/_output/images/pause" "${KIND_OUT}/rootfs.stamp" "${BUILD_IMAGE}")
+SERVER_INPUTS=("${KIND_OUT}"/bin/{kubeadm,kube-proxy,podnet} "${BIN}"/{kube-apiserver,kube-controller-manager,kube-scheduler,kubelet,kubectl,etcd}
+	"${STATIC}"/* "${ROOT}/_output/images/pause" "${KIND_OUT}/rootfs.stamp" "${BUILD_IMAGE}")
 if ! stamp release "${SERVER_INPUTS[@]}" "$(declare -f build_release)" || [[ ! -f "${TARBALL}" ]]; then
 	build_release
 	save_stamp release

@@ -22,10 +22,7 @@ KIND_NODE=${KIND_NODE:-built}
 DEMO=${DEMO:-true}
 
 step() { echo "+++ [kind-up] $*"; }
-# This project's kubectl: make kind-image's, or make build's on the quick path.
-KUBECTL="${KIND_OUT}/bin/kubectl"
-[[ -x "${KUBECTL}" ]] || KUBECTL="${ROOT}/_output/bin/kubectl"
-kubectl() { "${KUBECTL}" --kubeconfig="${KIND_KUBECONFIG}" "$@"; }
+kubectl() { "${ROOT}/_output/bin/kubectl" --kubeconfig="${KIND_KUBECONFIG}" "$@"; }
 
 if ! docker info >/dev/null 2>&1; then
 	echo "no Docker Engine answers (docker info failed): kind needs one" >&2
@@ -151,7 +148,7 @@ fi
 cat <<EOF
 
 The kind cluster ${KIND_CLUSTER} is up and serves pods/checkpoint. Reach it with
-  ${KUBECTL#"${ROOT}"/} --kubeconfig=${KIND_KUBECONFIG} get nodes
+  _output/bin/kubectl --kubeconfig=${KIND_KUBECONFIG} get nodes
 run the e2e suite on it with: make test-e2e-kind
 tear it down with: make kind-down
 EOF
