@@ -65,9 +65,7 @@ fi
 "${ROOT}/hack/install-node-deps.sh"
 
 log "kind ${KIND_VERSION}"
-if [[ ! -x "${KIND}" ]] || ! "${KIND}" version | grep -q "${KIND_VERSION}"; then
-	(cd "${KIND_OUT}" && GOFLAGS=-mod=mod GOBIN="$(dirname "${KIND}")" go install "sigs.k8s.io/kind@${KIND_VERSION}")
-fi
+kind_install
 KIND_SRC=$(cd "${KIND_OUT}" && GOFLAGS=-mod=mod go mod download -json "sigs.k8s.io/kind@${KIND_VERSION}" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
 FILES="${KIND_SRC}/images/base/files"
 

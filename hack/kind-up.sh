@@ -28,9 +28,7 @@ if ! docker info >/dev/null 2>&1; then
 	echo "no Docker Engine answers (docker info failed): kind needs one" >&2
 	exit 1
 fi
-if [[ ! -x "${KIND}" ]]; then
-	(cd "${ROOT}" && GOFLAGS=-mod=mod GOBIN="$(dirname "${KIND}")" go install "sigs.k8s.io/kind@${KIND_VERSION}")
-fi
+kind_install
 mkdir -p "${KIND_OUT}"
 
 node_image=${KIND_NODE_IMAGE}

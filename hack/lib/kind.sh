@@ -21,6 +21,14 @@ KIND_NODE_IMAGE=kube-checkpoint.local/kind-node:${KUBE_VERSION}
 KIND_KUBECONFIG="${KIND_OUT}/kubeconfig"
 COUNTER_IMAGE=kube-checkpoint.local/counter:v1
 
+# kind_install builds kind ${KIND_VERSION} into _output/bin unless it is there.
+kind_install() {
+	if [[ ! -x "${KIND}" ]] || ! "${KIND}" version | grep -q "${KIND_VERSION}"; then
+		mkdir -p "${KIND_OUT}"
+		(cd "${KIND_OUT}" && GOFLAGS=-mod=mod GOBIN="$(dirname "${KIND}")" go install "sigs.k8s.io/kind@${KIND_VERSION}")
+	fi
+}
+
 # kind runs docker through hack/kind/shim (see there).
 export PATH="${ROOT}/hack/kind/shim:${PATH}"
 
