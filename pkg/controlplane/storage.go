@@ -80,7 +80,7 @@ func (p *legacyProviderWithCheckpoint) NewRESTStorage(apiResourceConfigSource se
 		Events:         p.events,
 		Serializer:     info.NegotiatedSerializer,
 	}
-	podrest.RegisterMetrics()
+	podrest.RegisterCheckpointMetrics()
 	return info, nil
 }
 

@@ -365,7 +365,7 @@ func TestCheckpointKubeletRedirect(t *testing.T) {
 // TestCheckpointClientHangsUp: the kubelet call is cancelled, and the outcome
 // is the client's, not a failure of the node.
 func TestCheckpointClientHangsUp(t *testing.T) {
-	RegisterMetrics()
+	RegisterCheckpointMetrics()
 	kubeletCancelled := make(chan struct{})
 	asked := make(chan struct{})
 	conn := kubelet(t, func(w http.ResponseWriter, r *http.Request) {

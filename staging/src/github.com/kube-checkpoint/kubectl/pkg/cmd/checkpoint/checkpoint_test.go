@@ -121,7 +121,8 @@ func run(t *testing.T, pods []*corev1.Pod, failures map[string]error, args ...st
 			return nil, nil
 		}),
 	}
-	client := checkpointfake.NewSimpleCoreV1()
+	// client-go's typed fake, with the kubelet's answers as its only reactor.
+	client := &checkpointfake.FakeCoreV1{Fake: &clienttesting.Fake{}}
 	client.PrependReactor("create", "pods", kubeletResults(failures))
 
 	streams, _, out, errOut := genericiooptions.NewTestIOStreams()

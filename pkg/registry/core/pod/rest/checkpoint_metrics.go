@@ -26,15 +26,15 @@ import (
 )
 
 const (
-	namespace = "apiserver"
-	subsystem = "pod_checkpoint"
+	checkpointMetricsNamespace = "apiserver"
+	checkpointMetricsSubsystem = "pod_checkpoint"
 )
 
 var (
 	checkpointRequests = metrics.NewCounterVec(
 		&metrics.CounterOpts{
-			Namespace:      namespace,
-			Subsystem:      subsystem,
+			Namespace:      checkpointMetricsNamespace,
+			Subsystem:      checkpointMetricsSubsystem,
 			Name:           "requests_total",
 			Help:           "Counter of pods/checkpoint requests that reached the point of asking a kubelet, by HTTP response code.",
 			StabilityLevel: metrics.ALPHA,
@@ -43,8 +43,8 @@ var (
 	)
 	checkpointRefused = metrics.NewCounterVec(
 		&metrics.CounterOpts{
-			Namespace:      namespace,
-			Subsystem:      subsystem,
+			Namespace:      checkpointMetricsNamespace,
+			Subsystem:      checkpointMetricsSubsystem,
 			Name:           "refused_total",
 			Help:           "Counter of pods/checkpoint requests refused without asking a kubelet to protect a node or an archive, by HTTP response code (429: the node had --checkpoint-max-inflight-per-node in flight; 409: the container already had one).",
 			StabilityLevel: metrics.ALPHA,
@@ -53,8 +53,8 @@ var (
 	)
 	checkpointDuration = metrics.NewHistogramVec(
 		&metrics.HistogramOpts{
-			Namespace:      namespace,
-			Subsystem:      subsystem,
+			Namespace:      checkpointMetricsNamespace,
+			Subsystem:      checkpointMetricsSubsystem,
 			Name:           "duration_seconds",
 			Help:           "Duration of pods/checkpoint requests from asking the kubelet to its answer, by HTTP response code.",
 			Buckets:        []float64{0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800},
@@ -63,13 +63,13 @@ var (
 		[]string{"code"},
 	)
 
-	registerMetrics sync.Once
+	registerCheckpointMetricsOnce sync.Once
 )
 
-// RegisterMetrics registers the checkpoint metrics in the apiserver's
+// RegisterCheckpointMetrics registers the checkpoint metrics in the apiserver's
 // legacy registry, once.
-func RegisterMetrics() {
-	registerMetrics.Do(func() {
+func RegisterCheckpointMetrics() {
+	registerCheckpointMetricsOnce.Do(func() {
 		legacyregistry.MustRegister(checkpointRequests, checkpointRefused, checkpointDuration)
 	})
 }
