@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Generates deepcopy, conversion, defaults, protobuf and OpenAPI code for the
 # checkpoint types with the Kubernetes generators pinned in go.mod's tool
-# block (go-to-protobuf also needs protoc, from Debian's protobuf-compiler).
+# block (go-to-protobuf also needs protoc, from Debian's protobuf-compiler
+# and libprotobuf-dev).
 set -o errexit -o nounset -o pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -60,9 +61,10 @@ V1_DIR=staging/src/github.com/kube-checkpoint/client-go/api/core/v1
 # the types and has protoc write generated.pb.go under --output-dir by import
 # path, so that directory maps the module's import path to its staging
 # directory; the protos it imports come from the module cache.
-if ! command -v protoc >/dev/null; then
-	echo "+++ [codegen] apt-get install protobuf-compiler (protoc)"
-	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends protobuf-compiler >/dev/null
+# descriptor.proto, which gogo.proto imports, comes with libprotobuf-dev.
+if ! command -v protoc >/dev/null || [[ ! -f /usr/include/google/protobuf/descriptor.proto ]]; then
+	echo "+++ [codegen] apt-get install protobuf-compiler libprotobuf-dev (protoc and its protos)"
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends protobuf-compiler libprotobuf-dev >/dev/null
 fi
 PROTO_TMP=$(mktemp -d)
 trap 'rm -f "${report}"; rm -rf "${PROTO_TMP}"' EXIT

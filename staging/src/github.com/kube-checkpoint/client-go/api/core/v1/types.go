@@ -46,6 +46,7 @@ type PodCheckpointOptions struct {
 
 // PodCheckpointResult reports a checkpoint that the kubelet wrote. The archive
 // stays on the node; only its path is reported.
+// +k8s:conversion-gen=false
 type PodCheckpointResult struct {
 	metav1.TypeMeta `json:",inline"`
 
