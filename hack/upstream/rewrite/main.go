@@ -134,7 +134,8 @@ func Rewrite(src []byte, pkg string) ([]byte, error) {
 			comment = strings.TrimSpace(s.Comment.Text())
 		}
 		switch {
-		case up == pkg:
+		case up == pkg && !strings.HasSuffix(f.Name.Name, "_test"):
+			// (an external test package imports the package it tests)
 			rename[name] = ""
 		case kept[up] != "" && name != "_":
 			rename[name] = kept[up]

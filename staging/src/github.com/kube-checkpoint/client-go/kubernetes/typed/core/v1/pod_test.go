@@ -29,7 +29,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 
@@ -56,21 +55,25 @@ func server(t *testing.T, code int, body string, seen *http.Request) *httptest.S
 // TestCheckpoint: the client asks for the encoding its config prefers and
 // decodes the whole result from it.
 func TestCheckpoint(t *testing.T) {
-	for _, tc := range []struct {
-		name   string
-		client func(*rest.Config) typedv1.CoreV1Interface
-		accept string
-	}{
-		{"from rest.Config", func(c *rest.Config) typedv1.CoreV1Interface { return typedv1.NewForConfigOrDie(c) }, runtime.ContentTypeJSON},
-		{"from a protobuf rest.Config", func(c *rest.Config) typedv1.CoreV1Interface {
-			c.ContentType = runtime.ContentTypeProtobuf
-			return typedv1.NewForConfigOrDie(c)
-		}, runtime.ContentTypeProtobuf},
-		{"from a protobuf-preferring clientset", func(c *rest.Config) typedv1.CoreV1Interface {
-			c.ContentType = runtime.ContentTypeProtobuf
-			return typedv1.NewForClientset(kubernetes.NewForConfigOrDie(c))
-		}, runtime.ContentTypeProtobuf},
-	} {
+	testCheckpoint(t, checkpointClients)
+}
+
+type checkpointClient struct {
+	name   string
+	client func(*rest.Config) typedv1.CoreV1Interface
+	accept string
+}
+
+var checkpointClients = []checkpointClient{
+	{"from rest.Config", func(c *rest.Config) typedv1.CoreV1Interface { return typedv1.NewForConfigOrDie(c) }, runtime.ContentTypeJSON},
+	{"from a protobuf rest.Config", func(c *rest.Config) typedv1.CoreV1Interface {
+		c.ContentType = runtime.ContentTypeProtobuf
+		return typedv1.NewForConfigOrDie(c)
+	}, runtime.ContentTypeProtobuf},
+}
+
+func testCheckpoint(t *testing.T, clients []checkpointClient) {
+	for _, tc := range clients {
 		t.Run(tc.name, func(t *testing.T) {
 			var seen http.Request
 			s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
