@@ -18,8 +18,6 @@ package controlplane
 
 import (
 	"fmt"
-	"net"
-	"os"
 	"reflect"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
@@ -44,21 +42,6 @@ import (
 // checkpointClaimsHookName watches the claims of checkpoints and deletes the
 // expired ones.
 const checkpointClaimsHookName = "start-checkpoint-claims"
-
-// claimHolder names this replica in the claims it writes, as an operator
-// finds it: its host and the address it advertises. (The apiserver's ID is
-// derived from the host name alone, so it does not tell apart replicas that
-// share a host.)
-func claimHolder(apiserverID string, advertised net.IP) string {
-	host, err := os.Hostname()
-	if err != nil || host == "" {
-		host = apiserverID
-	}
-	if advertised == nil {
-		return host
-	}
-	return host + "/" + advertised.String()
-}
 
 // New mirrors controlplane.CompletedConfig.New (v1.37.2). With a non-nil
 // checkpoint it decorates the core storage provider with pods/checkpoint and
@@ -97,7 +80,7 @@ func New(c controlplane.CompletedConfig, delegationTarget genericapiserver.Deleg
 		if !c.ControlPlane.Generic.MergedResourceConfig.ResourceEnabled(coordinationv1.SchemeGroupVersion.WithResource("leases")) {
 			return nil, fmt.Errorf("the ContainerCheckpointAPI feature needs coordination.k8s.io/v1 leases, which --runtime-config disables: pods/checkpoint keeps the checkpoints of every apiserver apart with them")
 		}
-		claims := podrest.NewClaims(client, claimHolder(c.ControlPlane.Generic.APIServerID, c.ControlPlane.Generic.PublicAddress), checkpoint.MaxInflightPerNode, checkpoint.InflightWait, nil)
+		claims := podrest.NewClaims(client, podrest.ClaimHolder(c.ControlPlane.Generic.APIServerID, c.ControlPlane.Generic.PublicAddress), checkpoint.MaxInflightPerNode, checkpoint.InflightWait, nil)
 		if restStorageProviders[0], err = withCheckpoint(restStorageProviders[0], checkpoint, events, claims); err != nil {
 			return nil, err
 		}

@@ -17,12 +17,12 @@ limitations under the License.
 // Command rewrite turns a Go file of this repository into the file it is in
 // kubernetes/kubernetes, for the upstream patch series (hack/upstream):
 //
-//	rewrite -pkg IMPORTPATH SRC DEST
+//	rewrite -pkg IMPORTPATH [-name NAME] SRC DEST
 //	    writes SRC to DEST as a file of package IMPORTPATH: this repository's
 //	    import paths become upstream's, a package imported twice under two
 //	    names after that is imported once, a package that is now the file's
 //	    own is no longer imported, and the copyright names the Kubernetes
-//	    Authors.
+//	    Authors. -name gives the file the upstream package's name.
 //	rewrite -insert-after TYPE SRC DEST
 //	    inserts the declarations of SRC (everything after its imports) into
 //	    the existing DEST after the declaration of type TYPE.
@@ -76,16 +76,17 @@ const upstreamCopyright = "Copyright The Kubernetes Authors."
 func main() {
 	pkg := flag.String("pkg", "", "the upstream import path of the package the file lands in")
 	after := flag.String("insert-after", "", "insert SRC's declarations into DEST after this type")
+	name := flag.String("name", "", "with -pkg: the upstream package's name, where it is not SRC's")
 	flag.Parse()
 	if flag.NArg() != 2 || (*pkg == "") == (*after == "") {
-		fmt.Fprintln(os.Stderr, "usage: rewrite (-pkg IMPORTPATH | -insert-after TYPE) SRC DEST")
+		fmt.Fprintln(os.Stderr, "usage: rewrite (-pkg IMPORTPATH [-name NAME] | -insert-after TYPE) SRC DEST")
 		os.Exit(2)
 	}
 	src, err := os.ReadFile(flag.Arg(0))
 	if err == nil {
 		var out []byte
 		if *pkg != "" {
-			out, err = Rewrite(src, *pkg)
+			out, err = Rewrite(src, *pkg, *name)
 		} else {
 			var dest []byte
 			if dest, err = os.ReadFile(flag.Arg(1)); err == nil {
@@ -107,11 +108,24 @@ type importSpec struct {
 }
 
 // Rewrite returns src as a file of the upstream package pkg.
-func Rewrite(src []byte, pkg string) ([]byte, error) {
+func Rewrite(src []byte, pkg, name string) ([]byte, error) {
 	fset := token.NewFileSet()
 	f, err := parser.ParseFile(fset, "", src, parser.ParseComments)
 	if err != nil {
 		return nil, err
+	}
+	if name != "" {
+		if f.Doc != nil {
+			// The package's doc comment is the upstream package's own.
+			for i, cg := range f.Comments {
+				if cg == f.Doc {
+					f.Comments = append(f.Comments[:i], f.Comments[i+1:]...)
+					break
+				}
+			}
+			f.Doc = nil
+		}
+		f.Name.Name = name
 	}
 	// The name each import is referred to by, and what it becomes.
 	rename := map[string]string{} // old name -> new name ("" = own package)

@@ -22,6 +22,8 @@ import (
 	"encoding/hex"
 	"fmt"
 	"math/rand/v2"
+	"net"
+	"os"
 	"slices"
 	"strconv"
 	"sync"
@@ -120,6 +122,21 @@ type Claims struct {
 	// queues are the checkpoints of this replica waiting for a place on a
 	// node (by digest), first come first; a place given back wakes one.
 	queues map[string][]*nodeWaiter
+}
+
+// ClaimHolder names an apiserver replica in the claims it writes, as an
+// operator finds it: its host and the address it advertises. (The
+// apiserver's ID is derived from the host name alone, so it does not tell
+// apart replicas that share a host.)
+func ClaimHolder(apiserverID string, advertised net.IP) string {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = apiserverID
+	}
+	if advertised == nil {
+		return host
+	}
+	return host + "/" + advertised.String()
 }
 
 // NewClaims keeps checkpoints apart through the claims in client's cluster.
