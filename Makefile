@@ -24,7 +24,7 @@ export GOFLAGS := -buildvcs=false
 STAGING := staging/src/github.com/kube-checkpoint
 STAGING_MODULES := $(STAGING)/client-go $(STAGING)/kubectl
 
-.PHONY: all build kube-apiserver kubectl cluster-binaries images local-up local-down kind-binaries kind-image kind-up kind-down test-e2e-kind test-binaries verify test test-unit test-integration test-e2e bench bench-rss bench-fleet clean
+.PHONY: all build kube-apiserver kubectl cluster-binaries images local-up local-down kind-binaries kind-image kind-up kind-down test-e2e-kind test-binaries verify verify-upstream update-upstream test test-unit test-integration test-e2e bench bench-rss bench-fleet clean
 
 all: build
 
@@ -102,10 +102,22 @@ verify:
 	hack/verify-staging.sh
 	for m in $(STAGING_MODULES); do (cd $$m && go vet ./...) || exit 1; done
 
+## verify-upstream: the upstream patch series (hack/upstream/series) is
+## current, applies to kubernetes v1.37.2 assembled from the Go module cache,
+## builds kube-apiserver and kubectl there, passes the unit tests of every
+## package it touches, and that kube-apiserver serves the series' api/.
+verify-upstream:
+	hack/upstream/verify.sh
+
+## update-upstream: write hack/upstream/series from this repository.
+update-upstream:
+	hack/upstream/update.sh
+
 ## test: everything CI runs, on a bare machine.
 test:
 	@hack/phase.sh build $(MAKE) --no-print-directory test-binaries
 	@hack/phase.sh verify $(MAKE) --no-print-directory verify
+	@hack/phase.sh verify-upstream $(MAKE) --no-print-directory verify-upstream
 	@hack/phase.sh unit $(MAKE) --no-print-directory test-unit
 	@hack/phase.sh integration $(MAKE) --no-print-directory test-integration
 	@hack/phase.sh e2e $(MAKE) --no-print-directory test-e2e

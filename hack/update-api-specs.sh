@@ -8,6 +8,8 @@
 # (test/integration/checkpoint compares them).
 #
 #   hack/update-api-specs.sh [OUT_DIR]     (default: api/ of this repository)
+#   KUBE_APISERVER=PATH serves from another kube-apiserver binary (make
+#   verify-upstream: the one built from the upstream patch series).
 set -o errexit -o nounset -o pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -21,7 +23,10 @@ for tool in jq curl openssl; do
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${tool}" >/dev/null
 	fi
 done
-make -C "${ROOT}" --no-print-directory kube-apiserver >/dev/null
+if [[ -z "${KUBE_APISERVER:-}" ]]; then
+	make -C "${ROOT}" --no-print-directory kube-apiserver >/dev/null
+fi
+KUBE_APISERVER=${KUBE_APISERVER:-${BIN}/kube-apiserver}
 go build -o "${BIN}/etcd" go.etcd.io/etcd/server/v3
 
 # The server runs exactly as upstream's script runs it (advertising
@@ -57,7 +62,7 @@ PIDS+=($!)
 echo "dummy_token,admin,admin" > "${TMP}/tokenauth.csv"
 openssl genrsa -out "${TMP}/sa.key" 2048 2>/dev/null
 # upstream's hack/update-openapi-spec.sh flags.
-KUBE_APISERVER_STRICT_REMOVED_API_HANDLING_IN_ALPHA=true nsenter --net="/var/run/netns/${NETNS}" "${BIN}/kube-apiserver" \
+KUBE_APISERVER_STRICT_REMOVED_API_HANDLING_IN_ALPHA=true nsenter --net="/var/run/netns/${NETNS}" "${KUBE_APISERVER}" \
 	--bind-address=127.0.0.1 --secure-port="${API_PORT}" \
 	--etcd-servers="http://127.0.0.1:${ETCD_PORT}" \
 	--advertise-address=10.10.10.10 \
