@@ -176,11 +176,15 @@ func checkpointKilledMidway(ctx context.Context, checkpoints typedv1.PodInterfac
 	return d, err
 }
 
-// slowMiB is what the counter of createSlowPod holds: CRIU takes well over
-// ten seconds to dump 2 GiB here (1 GiB: 6 to 14 s), so the faults above
-// land in the middle of the dump, and 1 s plus the apiserver's 5 s of grace
-// ends before it.
-const slowMiB = 2048
+// slowMiB is what the counter of createSlowPod holds. The faults above must
+// land in the middle of its dump, and a timeout of 1 or 2 s plus the
+// apiserver's 5 s of grace must end before the dump does, or the kubelet's
+// answer (and its archive) arrive first. Dumps run at 2 to 14 s per GiB on
+// this project's machines (3.7 s per GiB on the Docker machines: 6 GiB in 22 s,
+// `kubectl alpha checkpoint` of a counter with -hold-mib 6144), so 6 GiB
+// leaves the 7 s at least half again as much on a machine twice as fast.
+// 2 GiB (7.5 s there) raced the 504 specs.
+const slowMiB = 6144
 
 // createSlowPod starts a counter holding slowMiB MiB and waits until it
 // holds all of it.

@@ -143,7 +143,7 @@ var _ = framework.Describe("pods/checkpoint across apiserver replicas", framewor
 		}).WithTimeout(expiry + 2*time.Minute).WithPolling(time.Second).Should(gomega.Succeed())
 		gomega.Expect(started.Sub(killed)).To(gomega.BeNumerically("<=", expiry+2*time.Second), "the claim of the dead replica outlived its expiry")
 		inspectArchive(ctx, f, result.NodeName, result.ArchivePaths[0])
-		nodeAccess().remove(result.NodeName, result.ArchivePaths[0]) // 2 GiB: keep the node's disk free
+		nodeAccess().remove(result.NodeName, result.ArchivePaths[0]) // slowMiB: keep the node's disk free
 	})
 
 	framework.It("holds --checkpoint-max-inflight-per-node over both replicas", framework.WithSerial(), framework.WithDisruptive(), func(ctx context.Context) {
@@ -172,7 +172,7 @@ var _ = framework.Describe("pods/checkpoint across apiserver replicas", framewor
 
 		done := make(chan error, 1)
 		go func() {
-			_, err := replicas[0].Checkpoint(ctx, slow.Name, &checkpointv1.PodCheckpointOptions{TimeoutSeconds: ptr.To[int64](5)})
+			_, err := replicas[0].Checkpoint(ctx, slow.Name, &checkpointv1.PodCheckpointOptions{TimeoutSeconds: ptr.To[int64](2)})
 			done <- err
 		}()
 		time.Sleep(2 * time.Second) // CRIU is dumping, through replica 1
@@ -181,7 +181,7 @@ var _ = framework.Describe("pods/checkpoint across apiserver replicas", framewor
 			AbsPath("/api/v1/namespaces", f.Namespace.Name, "pods", small.Name, "checkpoint").MaxRetries(0).Do(ctx).Error()
 		expectStatus(err, 429, fmt.Sprintf("node %s already has 1 checkpoints in flight", slow.Spec.NodeName), "counted over every apiserver")
 		gomega.Eventually(done).WithTimeout(time.Minute).Should(gomega.Receive(&err))
-		expectStatus(err, 504, "did not complete within 5s")
+		expectStatus(err, 504, "did not complete within 2s")
 		// The place is given back: the other pod of the node, through replica 2.
 		result, err := replicas[1].Checkpoint(ctx, small.Name, nil)
 		framework.ExpectNoError(err)
