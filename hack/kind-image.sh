@@ -78,6 +78,10 @@ PACKAGES=systemd,systemd-sysv,dbus,conntrack,iptables,nftables,iproute2,ethtool,
 SUITE=$(. /etc/os-release && echo "${VERSION_CODENAME}")
 ROOTFS="${KIND_OUT}/rootfs"
 if ! stamp rootfs "${PACKAGES}" "${SUITE}" || [[ ! -f "${KIND_OUT}/rootfs.tar" ]]; then
+	if ! command -v debootstrap >/dev/null; then
+		log "apt-get install debootstrap"
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends debootstrap >/dev/null
+	fi
 	log "debootstrap ${SUITE} into ${ROOTFS}"
 	rm -rf "${ROOTFS}"
 	debootstrap --variant=minbase --include="${PACKAGES}" "${SUITE}" "${ROOTFS}" http://deb.debian.org/debian > "${KIND_OUT}/debootstrap.log" 2>&1 ||
