@@ -39,7 +39,7 @@ done
 cd "${tree}"
 git add -A
 files=$(git diff --cached --name-only v1.37.2)
-log "the series changes $(wc -l <<<"${files}") files: +$(git diff --cached --numstat v1.37.2 | awk '{a += $1} END {print a}') lines, -$(git diff --cached --numstat v1.37.2 | awk '{d += $2} END {print d}')"
+log "the series changes $(wc -l <<<"${files}") files: $(git diff --cached --numstat v1.37.2 | awk '{a += $1; d += $2} END {print "+" a " lines, -" d}')"
 
 step "3/4 build, gofmt and unit tests in the tree"
 export GOTOOLCHAIN=local
