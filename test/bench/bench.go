@@ -87,6 +87,9 @@ const (
 	// which nothing guards, would otherwise overwrite each other's archives,
 	// and (a) would wait out its own guard inside the measurement.
 	spacing = 1100 * time.Millisecond
+	// maxInflightPerNode is the apiserver's default
+	// --checkpoint-max-inflight-per-node, which make local-up keeps.
+	maxInflightPerNode = 4
 )
 
 type bench struct {
@@ -229,13 +232,8 @@ func (b *bench) run() (*report, error) {
 	})
 	r.lost = b.lost(r.paths[pathAPI])
 
-	for _, k := range b.cfg.concurrency {
-		log("concurrency: %d pods at once, %d rounds", k, b.cfg.rounds)
-		level, err := b.concurrent(k, []typedv1.PodInterface{b.pods})
-		if err != nil {
-			return r, err
-		}
-		r.concurrency = append(r.concurrency, level)
+	if r.concurrency, err = b.sweep(b.cfg.concurrency, []typedv1.PodInterface{b.pods}, "concurrency"); err != nil {
+		return r, err
 	}
 
 	if len(b.replicas) > 1 {
@@ -436,59 +434,89 @@ type concurrencyLevel struct {
 	pods, requests, errors int
 	walls                  []time.Duration
 	latencies              []time.Duration
-	refused                float64 // 429s the apiserver answered (client-go retried them)
-	firstError             string
+	// busy is, per round, how much of the node's places the round used:
+	// the kubelet's time of its checkpoints over min(pods, the bound) times
+	// its wall time.
+	busy       []float64
+	refused    float64 // 429s the apiserver answered (client-go retried them)
+	firstError string
 }
 
-// concurrent checkpoints k pods at once, pod i through through[i%len(through)].
-func (b *bench) concurrent(k int, through []typedv1.PodInterface) (concurrencyLevel, error) {
-	level := concurrencyLevel{pods: k}
+// sweep checkpoints k pods at once for each k of levels, cfg.rounds rounds
+// each, pod i through through[i%len(through)]. The levels take turns round by
+// round, each going first in turn, so that a slow spell of the machine falls
+// on every level alike rather than on one.
+func (b *bench) sweep(levels []int, through []typedv1.PodInterface, what string) ([]concurrencyLevel, error) {
+	pods := make([]*corev1.Pod, maxOf(levels))
+	for i := range pods {
+		var err error
+		if pods[i], err = b.client.CoreV1().Pods(namespace).Get(b.ctx, fmt.Sprintf("conc-%d", i), metav1.GetOptions{}); err != nil {
+			return nil, err
+		}
+	}
+	out := make([]concurrencyLevel, len(levels))
+	for i, k := range levels {
+		out[i].pods = k
+	}
+	log("%s: %v pods at once, %d rounds, levels in turn", what, levels, b.cfg.rounds)
+	for round := range b.cfg.rounds {
+		for j := range levels {
+			level := &out[(j+round)%len(levels)]
+			if err := b.concurrentRound(level, pods[:level.pods], through); err != nil {
+				return out, err
+			}
+			log("  round %d: %d pods in %s s, the node's places %.0f%% busy", round+1, level.pods,
+				sec(level.walls[len(level.walls)-1]), 100*level.busy[len(level.busy)-1])
+		}
+	}
+	return out, nil
+}
+
+// concurrentRound checkpoints pods at once, pod i through through[i%len(through)],
+// and adds the round to level.
+func (b *bench) concurrentRound(level *concurrencyLevel, pods []*corev1.Pod, through []typedv1.PodInterface) error {
 	before, err := b.refused()
 	if err != nil {
-		return level, err
+		return err
 	}
-	pods := make([]*corev1.Pod, k)
+	time.Sleep(spacing)
+	samples := make([]sample, len(pods))
+	var wg sync.WaitGroup
+	gate := make(chan struct{})
 	for i := range pods {
-		if pods[i], err = b.client.CoreV1().Pods(namespace).Get(b.ctx, fmt.Sprintf("conc-%d", i), metav1.GetOptions{}); err != nil {
-			return level, err
-		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-gate
+			samples[i] = b.checkpointThrough(through[i%len(through)], pods[i])
+		}()
 	}
-	for round := 0; round < b.cfg.rounds; round++ {
-		time.Sleep(spacing)
-		samples := make([]sample, k)
-		var wg sync.WaitGroup
-		gate := make(chan struct{})
-		for i := range pods {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				<-gate
-				samples[i] = b.checkpointThrough(through[i%len(through)], pods[i])
-			}()
-		}
-		start := time.Now()
-		close(gate)
-		wg.Wait()
-		level.walls = append(level.walls, time.Since(start))
-		for _, s := range samples {
-			level.requests++
-			if s.err != nil {
-				level.errors++
-				if level.firstError == "" {
-					level.firstError = s.err.Error()
-				}
-				continue
+	start := time.Now()
+	close(gate)
+	wg.Wait()
+	wall := time.Since(start)
+	level.walls = append(level.walls, wall)
+	var kubelet time.Duration
+	for _, s := range samples {
+		level.requests++
+		kubelet += s.kubelet
+		if s.err != nil {
+			level.errors++
+			if level.firstError == "" {
+				level.firstError = s.err.Error()
 			}
-			level.latencies = append(level.latencies, s.took)
+			continue
 		}
-		b.removeArchives()
+		level.latencies = append(level.latencies, s.took)
 	}
+	level.busy = append(level.busy, kubelet.Seconds()/(float64(min(len(pods), maxInflightPerNode))*wall.Seconds()))
+	b.removeArchives()
 	after, err := b.refused()
 	if err != nil {
-		return level, err
+		return err
 	}
-	level.refused = after - before
-	return level, nil
+	level.refused += after - before
+	return nil
 }
 
 // refused reads apiserver_pod_checkpoint_refused_total{code="429"}, summed

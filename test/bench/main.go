@@ -28,6 +28,7 @@ limitations under the License.
 // and a PNG plot, and its last line is the summary
 //
 //	ratio_vs_nodes_proxy=<a/b median> ratio_vs_kubelet=<a/c median> concurrent32_errors=<n>
+//	    throughput32_ratio_one=<throughput at 32 pods over the best level's>
 //	    [ha_added_ms=<median through the load balancer − median through one replica> throughput32_ratio=<n>]
 //
 // With --replica-kubeconfigs (two apiservers behind a load balancer) it adds
@@ -60,7 +61,7 @@ func main() {
 	flag.StringVar(&cfg.image, "image", "kube-checkpoint.local/counter:v1", "the counter image of test/images, present on the node")
 	flag.IntVar(&cfg.samples, "samples", 20, "checkpoints of one pod through each of the four paths, interleaved")
 	concurrency := flag.String("concurrency", "1,4,16,32", "numbers of distinct pods checkpointed at once")
-	flag.IntVar(&cfg.rounds, "rounds", 3, "rounds at each concurrency")
+	flag.IntVar(&cfg.rounds, "rounds", 5, "rounds at each concurrency (the levels take turns round by round)")
 	sizes := flag.String("sizes", "16,64,256,1024", "MiB of memory held by the containers of the memory sweep")
 	flag.IntVar(&cfg.sizeSamples, "size-samples", 3, "checkpoints of each memory size through (a) and through (d)")
 	flag.StringVar(&cfg.idleRSS, "idle-rss", "", "output of make bench-rss to report beside the cluster numbers")

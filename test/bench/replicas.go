@@ -61,14 +61,12 @@ func (b *bench) ha() (*haReport, error) {
 	}, nil)
 	b.removeArchives()
 
-	for _, k := range b.cfg.concurrency {
-		log("two apiservers: %d pods at once, each through a replica in turn, %d rounds", k, b.cfg.rounds)
-		level, err := b.concurrent(k, b.replicaPods)
-		if err != nil {
-			return h, err
-		}
-		h.concurrency = append(h.concurrency, level)
+	h.concurrency, err = b.sweep(b.cfg.concurrency, b.replicaPods, "two apiservers, each pod through a replica in turn")
+	for _, level := range h.concurrency {
 		h.checkpoints += level.requests
+	}
+	if err != nil {
+		return h, err
 	}
 	after, err := b.leaseWrites()
 	if err != nil {

@@ -118,11 +118,24 @@ func (r *report) errorsAt() (pods, errors int) {
 
 func (r *report) summary() string {
 	_, errs := r.errorsAt()
-	line := fmt.Sprintf("ratio_vs_nodes_proxy=%.3f ratio_vs_kubelet=%.3f concurrent32_errors=%d", r.ratio(pathProxy), r.ratio(pathKubelet), errs)
+	line := fmt.Sprintf("ratio_vs_nodes_proxy=%.3f ratio_vs_kubelet=%.3f concurrent32_errors=%d throughput32_ratio_one=%.3f",
+		r.ratio(pathProxy), r.ratio(pathKubelet), errs, throughputRatio(r.concurrency))
 	if r.ha != nil {
 		line += fmt.Sprintf(" ha_added_ms=%.1f throughput32_ratio=%.3f", r.ha.added(), throughputRatio(r.ha.concurrency))
 	}
 	return line
+}
+
+// medianOf is the median of v, 0 for none.
+func medianOf(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	v = slices.Sorted(slices.Values(v))
+	if len(v)%2 == 1 {
+		return v[len(v)/2]
+	}
+	return (v[len(v)/2-1] + v[len(v)/2]) / 2
 }
 
 func ms(d time.Duration) string {
@@ -180,9 +193,14 @@ func (r *report) write(out, plot string) error {
 	p("The apiserver runs with the default `--checkpoint-max-inflight-per-node=4` and `--checkpoint-inflight-wait=30s`: beyond")
 	p("four, requests wait for a place, and get 429 with `Retry-After: 1` (which client-go waits out and retries by itself)")
 	p("only when none is given back in time; an error here is one the caller saw.")
-	p("%d rounds per level; throughput is pods over the median round's wall time.", r.cfg.rounds)
+	p("%d rounds per level, the levels taking turns round by round (each going first in turn), so that a slow spell of", r.cfg.rounds)
+	p("the machine falls on every level alike; throughput is pods over the median round's wall time. The node's places")
+	p("busy is the kubelet's time of a round's checkpoints over %d places (fewer at fewer pods) times the round's wall", maxInflightPerNode)
+	p("time, median over the rounds: what the apiserver's coordination lets the node do, apart from how fast the node is.")
 	p("")
 	concurrencyTable(p, r.concurrency)
+	p("")
+	p("Throughput at the most pods over the best level's: %.3f (target ≥ 0.9).", throughputRatio(r.concurrency))
 	p("")
 	if r.ha != nil {
 		r.ha.write(p)
@@ -340,12 +358,13 @@ func readIdleRSS(path string) (*idleRSS, error) {
 }
 
 func concurrencyTable(p func(string, ...any), levels []concurrencyLevel) {
-	p("| pods at once | requests | errors | 429s retried | round wall median (s) | throughput (checkpoints/s) | latency median (s) | latency p90 (s) |")
-	p("|---:|---:|---:|---:|---:|---:|---:|---:|")
+	p("| pods at once | requests | errors | 429s retried | round wall median (s) | throughput (checkpoints/s) | node's places busy | latency median (s) | latency p90 (s) |")
+	p("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, l := range levels {
 		wall := statsOf(l.walls).median
 		lat := statsOf(l.latencies)
-		p("| %d | %d | %d | %.0f | %s | %.2f | %s | %s |", l.pods, l.requests, l.errors, l.refused, sec(wall), float64(l.pods)/wall.Seconds(), sec(lat.median), sec(lat.p90))
+		p("| %d | %d | %d | %.0f | %s | %.2f | %.0f%% | %s | %s |", l.pods, l.requests, l.errors, l.refused, sec(wall), float64(l.pods)/wall.Seconds(),
+			100*medianOf(l.busy), sec(lat.median), sec(lat.p90))
 	}
 	for _, l := range levels {
 		if l.firstError != "" {

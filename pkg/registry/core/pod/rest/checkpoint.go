@@ -214,7 +214,9 @@ func (h *checkpointHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) 
 		}
 		<-released
 	}()
-	place, ok, err := h.rest.Claims.ClaimNode(req.Context(), node, h.timeout, hold)
+	// When it waited for a place, the container's claim is renewed with it:
+	// the claim lasts from now.
+	place, ok, err := h.rest.Claims.ClaimNode(req.Context(), claim, node, h.timeout, hold)
 	if err != nil {
 		h.responder.Error(err)
 		return
@@ -226,13 +228,6 @@ func (h *checkpointHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) 
 		recordRefused(http.StatusTooManyRequests)
 		h.responder.Error(apierrors.NewTooManyRequests(fmt.Sprintf("node %s already has %d checkpoints in flight (kube-apiserver --checkpoint-max-inflight-per-node, counted over every apiserver) and none ended within %s (--checkpoint-inflight-wait, at most the checkpoint's timeout): retry later", node, h.rest.Claims.Max(), min(h.rest.Claims.Wait(), h.timeout)), retryAfterSeconds))
 		return
-	}
-	if place.Waited() {
-		// It waited for the place: the container's claim lasts from now.
-		if err := claim.Renew(req.Context(), hold); err != nil {
-			h.responder.Error(err)
-			return
-		}
 	}
 
 	start := clk.Now()

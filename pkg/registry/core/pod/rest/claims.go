@@ -90,6 +90,12 @@ const (
 	claimWriteTimeout = 10 * time.Second
 	// claimAttempts bounds the rounds of a claim that keeps losing races.
 	claimAttempts = 5
+	// handOffFor is how long a replica passes a place on a node from one of
+	// its checkpoints straight to the next that waits for the node, from
+	// when it took the place. Then the place is deleted when it is given
+	// back, and the checkpoints waiting on every replica race for it: no
+	// replica keeps a node's places while others wait.
+	handOffFor = 5 * time.Second
 )
 
 // Claims keeps the checkpoints of every kube-apiserver replica apart:
@@ -98,7 +104,11 @@ const (
 //     an archive by the second, so a second checkpoint within it would
 //     overwrite the first);
 //   - at most MaxPerNode checkpoints in flight on a node in the whole
-//     cluster; one more waits up to Wait for a place.
+//     cluster; one more waits up to Wait for a place. A place given back
+//     goes straight to a checkpoint of the same replica that waits for the
+//     node (for up to handOffFor), which renews it: one write, where a
+//     delete, the watch telling the others and a create would leave the
+//     node idle for a while at every turn.
 //
 // A claim expires after its checkpoint's timeout and the kubelet's grace, so
 // that a replica that died in the middle of a checkpoint blocks nobody for
@@ -231,13 +241,6 @@ func (c *Claims) Wait() time.Duration {
 type Claim struct {
 	claims *Claims
 	lease  *coordinationv1.Lease
-	// waited tells a place on a node that was waited for.
-	waited bool
-}
-
-// Waited reports whether the place on the node was waited for.
-func (cl *Claim) Waited() bool {
-	return cl != nil && cl.waited
 }
 
 // ClaimContainer claims container of pod namespace/name on node for a
@@ -306,15 +309,20 @@ func (cl *Claim) Renew(ctx context.Context, hold time.Duration) error {
 	if cl == nil {
 		return nil
 	}
-	lease := cl.lease.DeepCopy()
-	lease.Spec.RenewTime = ptr.To(metav1.NewMicroTime(cl.claims.clock.Now()))
-	lease.Spec.LeaseDurationSeconds = ptr.To(seconds(hold))
-	renewed, err := cl.claims.leases.Update(ctx, lease, metav1.UpdateOptions{})
+	renewed, err := cl.claims.renew(ctx, cl.lease, hold)
 	if err != nil {
 		return cl.claims.writeError(ctx, err)
 	}
 	cl.lease = renewed
 	return nil
+}
+
+// renew makes lease last hold from now.
+func (c *Claims) renew(ctx context.Context, lease *coordinationv1.Lease, hold time.Duration) (*coordinationv1.Lease, error) {
+	lease = lease.DeepCopy()
+	lease.Spec.RenewTime = ptr.To(metav1.NewMicroTime(c.clock.Now()))
+	lease.Spec.LeaseDurationSeconds = ptr.To(seconds(hold))
+	return c.leases.Update(ctx, lease, metav1.UpdateOptions{})
 }
 
 // End gives the container's claim back a second after its checkpoint ended:
@@ -345,11 +353,13 @@ func (cl *Claim) End() {
 	})
 }
 
-// ClaimNode takes one of the node's places, waiting for one up to the
-// claims' wait (at most limit, the checkpoint's own timeout) or until ctx
-// ends; it reports false when it got none. A place taken must be given back
-// with Release.
-func (c *Claims) ClaimNode(ctx context.Context, node string, limit, hold time.Duration) (*Claim, bool, error) {
+// ClaimNode takes one of the node's places for the checkpoint that holds
+// claim, waiting for one up to the claims' wait (at most limit, the
+// checkpoint's own timeout) or until ctx ends; it reports false when it got
+// none. When it waited, it renews claim too, so that the container's claim
+// lasts the checkpoint from now. A place taken must be given back with
+// Release.
+func (c *Claims) ClaimNode(ctx context.Context, claim *Claim, node string, limit, hold time.Duration) (*Claim, bool, error) {
 	if c.Max() == 0 {
 		return nil, true, nil
 	}
@@ -376,14 +386,27 @@ func (c *Claims) ClaimNode(ctx context.Context, node string, limit, hold time.Du
 		if w != nil {
 			// Awake from here on: a place given back while it looks wakes
 			// it again at once.
-			c.rearm(w)
+			if handed := c.rearm(w); handed != nil {
+				place, err := c.takeHanded(ctx, claim, handed, hold)
+				if place != nil || err != nil {
+					return place, place != nil, err
+				}
+				// The place was taken from it meanwhile: look again.
+			}
 		}
 		lease, err := c.tryNode(ctx, node, nodeDigest, hold)
 		if err != nil {
 			return nil, false, err
 		}
 		if lease != nil {
-			return &Claim{claims: c, lease: lease, waited: deadline != nil}, true, nil
+			place := &Claim{claims: c, lease: lease}
+			if deadline != nil {
+				if err := claim.Renew(ctx, hold); err != nil {
+					place.Release()
+					return nil, false, err
+				}
+			}
+			return place, true, nil
 		}
 		if w == nil {
 			return nil, false, nil
@@ -407,11 +430,39 @@ func (c *Claims) ClaimNode(ctx context.Context, node string, limit, hold time.Du
 	}
 }
 
+// takeHanded renews a place handed over by a checkpoint of this replica
+// that ended, and claim with it, both writes at once. It returns nil and no
+// error when the place was taken from it meanwhile (deleted or changed by
+// another writer).
+func (c *Claims) takeHanded(ctx context.Context, claim *Claim, handed *coordinationv1.Lease, hold time.Duration) (*Claim, error) {
+	renewed := make(chan error, 1)
+	go func() { renewed <- claim.Renew(ctx, hold) }()
+	lease, err := c.renew(ctx, handed, hold)
+	claimErr := <-renewed
+	switch {
+	case err == nil:
+		place := &Claim{claims: c, lease: lease}
+		if claimErr != nil {
+			place.Release()
+			return nil, claimErr
+		}
+		return place, nil
+	case lostRace(err):
+		return nil, claimErr
+	default:
+		// Not written: give it back (to the next in line, or to all).
+		(&Claim{claims: c, lease: handed}).Release()
+		return nil, c.writeError(ctx, err)
+	}
+}
+
 // nodeWaiter is a checkpoint of this replica waiting for a place on a node.
 type nodeWaiter struct {
 	woken chan struct{}
 	// signalled: it was woken and has not yet looked again.
 	signalled bool
+	// handed is a place handed over to it, which it has not yet taken.
+	handed *coordinationv1.Lease
 }
 
 // queue puts a new waiter at the end of the node's line.
@@ -424,8 +475,8 @@ func (c *Claims) queue(nodeDigest string) *nodeWaiter {
 }
 
 // rearm lets a waiter that is about to look again be woken again, in its
-// place in line.
-func (c *Claims) rearm(w *nodeWaiter) {
+// place in line, and gives it the place handed over to it, if any.
+func (c *Claims) rearm(w *nodeWaiter) *coordinationv1.Lease {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	select {
@@ -433,11 +484,15 @@ func (c *Claims) rearm(w *nodeWaiter) {
 	default:
 	}
 	w.signalled = false
+	handed := w.handed
+	w.handed = nil
+	return handed
 }
 
 // leave takes a waiter out of line. A wake that came after it last looked
 // (while it took another place, or as its request or its wait ended) is
-// passed on: a place it did not look at may be free.
+// passed on: a place it did not look at may be free; so is a place handed
+// over to it that it did not take.
 func (c *Claims) leave(nodeDigest string, w *nodeWaiter) {
 	c.mu.Lock()
 	line := c.queues[nodeDigest]
@@ -449,11 +504,38 @@ func (c *Claims) leave(nodeDigest string, w *nodeWaiter) {
 	} else {
 		c.queues[nodeDigest] = line
 	}
-	passOn := w.signalled
+	passOn, handed := w.signalled, w.handed
+	w.handed = nil
 	c.mu.Unlock()
+	if handed != nil {
+		(&Claim{claims: c, lease: handed}).Release()
+	}
 	if passOn {
 		c.wakeNode(nodeDigest)
 	}
+}
+
+// handOff hands a place given back to the checkpoint of this replica that
+// has waited longest for its node and has none handed over yet, unless the
+// replica has held the place for handOffFor. It reports whether it did.
+func (c *Claims) handOff(lease *coordinationv1.Lease) bool {
+	if lease.Labels[LabelClaim] != ClaimNode || lease.Spec.AcquireTime == nil ||
+		c.clock.Since(lease.Spec.AcquireTime.Time) >= handOffFor {
+		return false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, w := range c.queues[lease.Labels[LabelNode]] {
+		if w.handed == nil {
+			w.handed = lease
+			if !w.signalled {
+				w.signalled = true
+				w.woken <- struct{}{}
+			}
+			return true
+		}
+	}
+	return false
 }
 
 // wakeNode wakes the first waiter for a place on the node that is not awake.
@@ -525,9 +607,13 @@ func (cl *Claim) Release() {
 	cl.claims.release(ctx, cl.lease)
 }
 
-// release deletes lease unless another replica took it over meanwhile, and
-// wakes the checkpoints of this replica that wait for its node.
+// release hands a place over to a checkpoint of this replica that waits for
+// it, or deletes lease unless another replica took it over meanwhile, and
+// wakes the checkpoints of this replica that wait for it.
 func (c *Claims) release(ctx context.Context, lease *coordinationv1.Lease) {
+	if c.handOff(lease) {
+		return
+	}
 	err := c.leases.Delete(ctx, lease.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &lease.UID, ResourceVersion: &lease.ResourceVersion}})
 	if err != nil && !lostRace(err) {
 		klog.FromContext(ctx).Error(err, "Cannot give a checkpoint claim back; it expires by itself", "lease", klog.KObj(lease))

@@ -237,10 +237,10 @@ func TestClaimExpires(t *testing.T) {
 	if _, err := dead.ClaimContainer(ctx, "default", "web", "app", "node1", hold); err != nil {
 		t.Fatal(err)
 	}
-	if _, ok, err := dead.ClaimNode(ctx, "node1", time.Minute, hold); !ok || err != nil {
+	if _, ok, err := dead.ClaimNode(ctx, nil, "node1", time.Minute, hold); !ok || err != nil {
 		t.Fatalf("first place: %v %v", ok, err)
 	}
-	if _, ok, err := dead.ClaimNode(ctx, "node2", time.Minute, hold); !ok || err != nil {
+	if _, ok, err := dead.ClaimNode(ctx, nil, "node2", time.Minute, hold); !ok || err != nil {
 		t.Fatalf("place on node2: %v %v", ok, err)
 	}
 	// The replica that takes over reads the places from its watch.
@@ -255,7 +255,7 @@ func TestClaimExpires(t *testing.T) {
 	if _, err := alive.ClaimContainer(ctx, "default", "web", "app", "node1", hold); !apierrors.IsConflict(err) {
 		t.Fatalf("before the claim expired: got %v, want 409", err)
 	}
-	if _, ok, _ := alive.ClaimNode(ctx, "node1", time.Minute, hold); ok {
+	if _, ok, _ := alive.ClaimNode(ctx, nil, "node1", time.Minute, hold); ok {
 		t.Fatal("before the claim expired: got the node's only place")
 	}
 	fakeClock.Step(time.Millisecond)
@@ -266,7 +266,7 @@ func TestClaimExpires(t *testing.T) {
 	if got := ptr.Deref(claim.lease.Spec.HolderIdentity, ""); got != "apiserver-alive" || ptr.Deref(claim.lease.Spec.LeaseTransitions, 0) != 1 {
 		t.Errorf("the claim taken over: holder %q, transitions %d", got, ptr.Deref(claim.lease.Spec.LeaseTransitions, 0))
 	}
-	place, ok, err := alive.ClaimNode(ctx, "node1", time.Minute, hold)
+	place, ok, err := alive.ClaimNode(ctx, nil, "node1", time.Minute, hold)
 	if !ok || err != nil {
 		t.Fatalf("after the place expired: %v %v", ok, err)
 	}
@@ -291,20 +291,20 @@ func TestClaimNodeAcrossReplicas(t *testing.T) {
 	a := NewClaims(store, "apiserver-a", 2, time.Minute, fakeClock)
 	b := NewClaims(store, "apiserver-b", 2, time.Minute, fakeClock)
 	watch(t, ctx, b)
-	one, ok, err := a.ClaimNode(ctx, "node1", time.Hour, time.Minute)
+	one, ok, err := a.ClaimNode(ctx, nil, "node1", time.Hour, time.Minute)
 	if !ok || err != nil {
 		t.Fatal(ok, err)
 	}
-	if _, ok, err := b.ClaimNode(ctx, "node1", time.Hour, time.Minute); !ok || err != nil {
+	if _, ok, err := b.ClaimNode(ctx, nil, "node1", time.Hour, time.Minute); !ok || err != nil {
 		t.Fatal(ok, err)
 	}
 	got := make(chan bool)
 	go func() {
-		_, ok, _ := b.ClaimNode(ctx, "node1", time.Hour, time.Minute)
+		_, ok, _ := b.ClaimNode(ctx, nil, "node1", time.Hour, time.Minute)
 		got <- ok
 	}()
 	waitForTimers(t, fakeClock, 2) // the wait and the poll
-	if _, ok, _ := b.ClaimNode(ctx, "node2", 0, time.Minute); !ok {
+	if _, ok, _ := b.ClaimNode(ctx, nil, "node2", 0, time.Minute); !ok {
 		t.Fatal("node2 is bounded by node1")
 	}
 	one.Release() // by replica a; replica b learns it from the watch
@@ -321,27 +321,42 @@ func TestClaimNodeAcrossReplicas(t *testing.T) {
 	}
 }
 
-// TestClaimNodeWakesOne: a place given back wakes the checkpoint that has
-// waited longest, and only it: the others do not all rush to write.
-func TestClaimNodeWakesOne(t *testing.T) {
+// TestClaimNodeHandsOver: a place given back goes straight to the checkpoint
+// of the replica that has waited longest, and only to it, with one write (it
+// renews the place and the container's claim at once); once the replica has
+// held the place for handOffFor it is deleted instead, for every replica's
+// checkpoints to race for, and the longest waiting is woken to take it.
+func TestClaimNodeHandsOver(t *testing.T) {
 	ctx := context.Background()
 	store, fakeClock := newLeaseStore(), newFakeClock()
 	c := NewClaims(store, "apiserver-a", 1, time.Minute, fakeClock)
-	place, ok, err := c.ClaimNode(ctx, "node1", time.Hour, time.Hour)
+	place, ok, err := c.ClaimNode(ctx, nil, "node1", time.Hour, time.Hour)
 	if !ok || err != nil {
 		t.Fatal(ok, err)
 	}
-	got := make([]chan *Claim, 3)
+	const waiters = 4
+	got := make([]chan *Claim, waiters)
+	claims := make([]*Claim, waiters)
 	for i := range got {
 		got[i] = make(chan *Claim, 1)
+		if claims[i], err = c.ClaimContainer(ctx, "default", "web-"+strconv.Itoa(i), "app", "node1", time.Hour); err != nil {
+			t.Fatal(err)
+		}
 		go func() {
-			place, _, _ := c.ClaimNode(ctx, "node1", time.Hour, time.Hour)
+			place, _, _ := c.ClaimNode(ctx, claims[i], "node1", time.Hour, 2*time.Hour)
 			got[i] <- place
 		}()
 		waitForTimers(t, fakeClock, 2*(i+1)) // in line, in this order
 	}
 	for i := range got {
+		if i == waiters-1 {
+			// The replica has held the place long enough: it goes to all.
+			fakeClock.Step(handOffFor)
+			waitForTimers(t, fakeClock, 2*(waiters-i)) // each waiter looked again
+		}
 		before := store.writeCount()
+		deletes := store.writes["delete"]
+		fakeClock.Step(time.Millisecond)
 		place.Release()
 		select {
 		case place = <-got[i]:
@@ -349,10 +364,75 @@ func TestClaimNodeWakesOne(t *testing.T) {
 			t.Fatalf("waiter %d, the longest waiting, did not get the place given back", i)
 		}
 		time.Sleep(100 * time.Millisecond) // room for a wrongly woken waiter to write
-		// The delete of the place given back, and one create.
-		if n := store.writeCount() - before; n != 2 {
-			t.Errorf("place %d given back: %d writes, want 2", i, n)
+		n := store.writeCount() - before
+		if i < waiters-1 {
+			// The update of the place and the update of the container's claim.
+			if n != 2 || store.writes["delete"] != deletes {
+				t.Errorf("place handed over to waiter %d: %d writes (%d deletes), want 2 updates", i, n, store.writes["delete"]-deletes)
+			}
+		} else if n != 3 || store.writes["delete"] != deletes+1 {
+			// The delete, a create and the update of the container's claim.
+			t.Errorf("place held for %s given back: %d writes (%d deletes), want 3 with one delete", handOffFor, n, store.writes["delete"]-deletes)
 		}
+		if place == nil || place.lease.Spec.RenewTime.Time != fakeClock.Now() || *place.lease.Spec.LeaseDurationSeconds != 7200 {
+			t.Fatalf("waiter %d: got %+v, want the place renewed for 2h from now", i, place)
+		}
+		renewed, err := store.CoordinationV1().Leases(ClaimNamespace).Get(ctx, claims[i].lease.Name, metav1.GetOptions{})
+		if err != nil || renewed.Spec.RenewTime.Time != fakeClock.Now() || *renewed.Spec.LeaseDurationSeconds != 7200 {
+			t.Fatalf("waiter %d: the container's claim is %+v (%v), want it renewed for 2h from now", i, renewed, err)
+		}
+	}
+	if left := store.leases(t); len(left) != waiters+1 {
+		t.Errorf("claims: %v, want one place and %d containers'", names(left), waiters)
+	}
+}
+
+// TestClaimNodeHandedOverWhileLeaving: a place handed over to a checkpoint
+// whose request ends meanwhile goes on to the next in line, or is deleted.
+func TestClaimNodeHandedOverWhileLeaving(t *testing.T) {
+	store, fakeClock := newLeaseStore(), newFakeClock()
+	c := NewClaims(store, "apiserver-a", 1, time.Minute, fakeClock)
+	place, ok, err := c.ClaimNode(context.Background(), nil, "node1", time.Hour, time.Hour)
+	if !ok || err != nil {
+		t.Fatal(ok, err)
+	}
+	leaving, cancel := context.WithCancel(context.Background())
+	first := make(chan bool, 1)
+	go func() {
+		_, ok, _ := c.ClaimNode(leaving, nil, "node1", time.Hour, time.Hour)
+		first <- ok
+	}()
+	waitForTimers(t, fakeClock, 2)
+	second := make(chan *Claim, 1)
+	go func() {
+		place, _, _ := c.ClaimNode(context.Background(), nil, "node1", time.Hour, time.Hour)
+		second <- place
+	}()
+	waitForTimers(t, fakeClock, 4)
+	// Handed over as its request ends, before it saw the hand-over: it
+	// leaves, and the place goes on to the next in line.
+	c.mu.Lock()
+	handOver := c.queues[digest("node1", 16)][0]
+	handOver.handed = place.lease
+	cancel()
+	c.mu.Unlock()
+	if <-first {
+		t.Fatal("a request that ended took a place")
+	}
+	select {
+	case got := <-second:
+		if got == nil || got.lease.Name != place.lease.Name {
+			t.Fatalf("the second waiter got %+v, want the place the first left", got)
+		}
+		got.Release()
+	case <-time.After(10 * time.Second):
+		t.Fatal("the place handed over to a waiter that left was lost")
+	}
+	if handOver.handed != nil {
+		t.Error("the waiter that left still holds the place handed over")
+	}
+	if left := store.leases(t); len(left) != 0 {
+		t.Errorf("claims left: %v", names(left))
 	}
 }
 
@@ -364,7 +444,7 @@ func TestClaimNodeWakeNotLost(t *testing.T) {
 	c := NewClaims(store, "apiserver-a", 2, time.Minute, fakeClock)
 	var held []*Claim
 	for range 2 {
-		place, ok, err := c.ClaimNode(ctx, "node1", time.Hour, time.Hour)
+		place, ok, err := c.ClaimNode(ctx, nil, "node1", time.Hour, time.Hour)
 		if !ok || err != nil {
 			t.Fatal(ok, err)
 		}
@@ -374,11 +454,15 @@ func TestClaimNodeWakeNotLost(t *testing.T) {
 	for i := range got {
 		got[i] = make(chan bool, 1)
 		go func() {
-			_, ok, _ := c.ClaimNode(ctx, "node1", time.Hour, time.Hour)
+			_, ok, _ := c.ClaimNode(ctx, nil, "node1", time.Hour, time.Hour)
 			got[i] <- ok
 		}()
 		waitForTimers(t, fakeClock, 2*(i+1))
 	}
+	// The places were held long enough to be given back to all, not
+	// handed over.
+	fakeClock.Step(handOffFor)
+	waitForTimers(t, fakeClock, 4)
 	// The first waiter, woken by the first place, is taking it when the
 	// second place is given back.
 	// (Given back as Release does, but not through the fake clientset, which
@@ -410,7 +494,7 @@ func TestClaimNodeWait(t *testing.T) {
 	store, fakeClock := newLeaseStore(), newFakeClock()
 	c := NewClaims(store, "apiserver-a", 1, time.Minute, fakeClock)
 	ctx := context.Background()
-	if _, ok, _ := c.ClaimNode(ctx, "a", time.Hour, time.Hour); !ok {
+	if _, ok, _ := c.ClaimNode(ctx, nil, "a", time.Hour, time.Hour); !ok {
 		t.Fatal("the first place")
 	}
 	for _, tc := range []struct {
@@ -419,7 +503,7 @@ func TestClaimNodeWait(t *testing.T) {
 	}{{"the claims' wait", time.Hour}, {"the checkpoint's timeout", 5 * time.Second}} {
 		got := make(chan bool)
 		go func() {
-			_, ok, _ := c.ClaimNode(ctx, "a", tc.limit, time.Hour)
+			_, ok, _ := c.ClaimNode(ctx, nil, "a", tc.limit, time.Hour)
 			got <- ok
 		}()
 		waitForTimers(t, fakeClock, 2)
@@ -433,7 +517,7 @@ func TestClaimNodeWait(t *testing.T) {
 	cancelled, cancel := context.WithCancel(ctx)
 	got := make(chan bool)
 	go func() {
-		_, ok, _ := c.ClaimNode(cancelled, "a", time.Hour, time.Hour)
+		_, ok, _ := c.ClaimNode(cancelled, nil, "a", time.Hour, time.Hour)
 		got <- ok
 	}()
 	waitForTimers(t, fakeClock, 2)
@@ -443,7 +527,7 @@ func TestClaimNodeWait(t *testing.T) {
 	}
 	unbounded := NewClaims(store, "apiserver-a", 0, 0, fakeClock)
 	for range 10 {
-		if place, ok, err := unbounded.ClaimNode(ctx, "a", 0, time.Hour); !ok || err != nil || place != nil {
+		if place, ok, err := unbounded.ClaimNode(ctx, nil, "a", 0, time.Hour); !ok || err != nil || place != nil {
 			t.Fatal("no bound refused a checkpoint, or wrote a claim")
 		}
 	}
