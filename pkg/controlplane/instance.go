@@ -20,15 +20,10 @@ import (
 	"fmt"
 	"reflect"
 
-	coordinationv1 "k8s.io/api/coordination/v1"
-	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	genericapiserver "k8s.io/apiserver/pkg/server"
 	utilfeature "k8s.io/apiserver/pkg/util/feature"
 	"k8s.io/client-go/kubernetes"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
-	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
-	"k8s.io/client-go/tools/record"
 	"k8s.io/kubernetes/pkg/controlplane"
 	controlplaneapiserver "k8s.io/kubernetes/pkg/controlplane/apiserver"
 	"k8s.io/kubernetes/pkg/controlplane/controller/defaultservicecidr"
@@ -38,10 +33,6 @@ import (
 
 	podrest "github.com/kube-checkpoint/kubernetes/pkg/registry/core/pod/rest"
 )
-
-// checkpointClaimsHookName watches the claims of checkpoints and deletes the
-// expired ones.
-const checkpointClaimsHookName = "start-checkpoint-claims"
 
 // New mirrors controlplane.CompletedConfig.New (v1.37.2). With a non-nil
 // checkpoint it decorates the core storage provider with pods/checkpoint and
@@ -72,35 +63,22 @@ func New(c controlplane.CompletedConfig, delegationTarget genericapiserver.Deleg
 
 	if checkpoint != nil {
 		// The only change to upstream: the core group gains pods/checkpoint.
-		// Every checkpoint is recorded as an Event on its pod.
-		broadcaster := record.NewBroadcaster()
-		events := broadcaster.NewRecorder(clientgoscheme.Scheme, corev1.EventSource{Component: "kube-apiserver"})
 		// Every replica keeps its checkpoints apart from the others' through
-		// claims (Leases) in the cluster's own store.
-		if !c.ControlPlane.Generic.MergedResourceConfig.ResourceEnabled(coordinationv1.SchemeGroupVersion.WithResource("leases")) {
-			return nil, fmt.Errorf("the ContainerCheckpointAPI feature needs coordination.k8s.io/v1 leases, which --runtime-config disables: pods/checkpoint keeps the checkpoints of every apiserver apart with them")
+		// claims (Leases) in the cluster's own store, and records every
+		// checkpoint as an Event on its pod.
+		claims, events, err := podrest.SetUpCheckpoint(s.ControlPlane.GenericAPIServer, c.ControlPlane.Generic.MergedResourceConfig, client,
+			podrest.ClaimHolder(c.ControlPlane.Generic.APIServerID, c.ControlPlane.Generic.PublicAddress), checkpoint.MaxInflightPerNode, checkpoint.InflightWait)
+		if err != nil {
+			return nil, err
 		}
-		claims := podrest.NewClaims(client, podrest.ClaimHolder(c.ControlPlane.Generic.APIServerID, c.ControlPlane.Generic.PublicAddress), checkpoint.MaxInflightPerNode, checkpoint.InflightWait, nil)
 		if restStorageProviders[0], err = withCheckpoint(restStorageProviders[0], checkpoint, events, claims); err != nil {
 			return nil, err
 		}
-		s.ControlPlane.GenericAPIServer.AddPostStartHookOrDie(checkpointClaimsHookName, func(hookContext genericapiserver.PostStartHookContext) error {
-			go claims.Run(hookContext)
-			return nil
-		})
 		// As upstream installs its rbac/bootstrap-roles hook only with the
 		// RBAC group, so is this one: without it the hook could never succeed.
 		if c.ControlPlane.Generic.MergedResourceConfig.ResourceEnabled(rbacv1.SchemeGroupVersion.WithResource("clusterroles")) {
 			s.ControlPlane.GenericAPIServer.AddPostStartHookOrDie(checkpointRBACHookName, reconcileCheckpointRBAC)
 		}
-		s.ControlPlane.GenericAPIServer.AddPostStartHookOrDie("start-checkpoint-event-broadcaster", func(genericapiserver.PostStartHookContext) error {
-			broadcaster.StartRecordingToSink(&corev1client.EventSinkImpl{Interface: client.CoreV1().Events("")})
-			return nil
-		})
-		s.ControlPlane.GenericAPIServer.AddPreShutdownHookOrDie("stop-checkpoint-event-broadcaster", func() error {
-			broadcaster.Shutdown()
-			return nil
-		})
 	}
 
 	if err := s.ControlPlane.InstallAPIs(restStorageProviders...); err != nil {
