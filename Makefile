@@ -128,7 +128,7 @@ test:
 	fi
 
 test-unit:
-	go test ./pkg/... ./plugin/... ./cmd/... ./test/bench/... ./test/images/... ./hack/...
+	go test ./pkg/... ./plugin/... ./cmd/... ./test/bench/... ./test/images/... ./test/utils/... ./hack/...
 	for m in $(STAGING_MODULES); do (cd $$m && go test ./...) || exit 1; done
 
 test-integration: test-binaries

@@ -26,6 +26,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	testutils "github.com/kube-checkpoint/kubernetes/test/utils"
 )
 
 type report struct {
@@ -124,18 +126,6 @@ func (r *report) summary() string {
 		line += fmt.Sprintf(" ha_added_ms=%.1f throughput32_ratio=%.3f", r.ha.added(), throughputRatio(r.ha.concurrency))
 	}
 	return line
-}
-
-// medianOf is the median of v, 0 for none.
-func medianOf(v []float64) float64 {
-	if len(v) == 0 {
-		return 0
-	}
-	v = slices.Sorted(slices.Values(v))
-	if len(v)%2 == 1 {
-		return v[len(v)/2]
-	}
-	return (v[len(v)/2-1] + v[len(v)/2]) / 2
 }
 
 func ms(d time.Duration) string {
@@ -364,7 +354,7 @@ func concurrencyTable(p func(string, ...any), levels []concurrencyLevel) {
 		wall := statsOf(l.walls).median
 		lat := statsOf(l.latencies)
 		p("| %d | %d | %d | %.0f | %s | %.2f | %.0f%% | %s | %s |", l.pods, l.requests, l.errors, l.refused, sec(wall), float64(l.pods)/wall.Seconds(),
-			100*medianOf(l.busy), sec(lat.median), sec(lat.p90))
+			100*testutils.Median(l.busy), sec(lat.median), sec(lat.p90))
 	}
 	for _, l := range levels {
 		if l.firstError != "" {

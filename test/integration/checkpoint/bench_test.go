@@ -21,7 +21,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -30,6 +29,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/kube-checkpoint/kubernetes/test/integration/framework"
+	testutils "github.com/kube-checkpoint/kubernetes/test/utils"
 )
 
 // BenchmarkIdleRSS reports the resident memory of the patched apiserver at
@@ -81,7 +81,7 @@ func BenchmarkIdleRSS(b *testing.B) {
 	}
 	// Medians, one per unit (MiB-rss-gate-off, ...).
 	for name, v := range samples {
-		b.ReportMetric(median(v), "MiB-"+name)
+		b.ReportMetric(testutils.Median(v), "MiB-"+name)
 	}
 }
 
@@ -100,15 +100,6 @@ func liveHeapMiB(s *framework.APIServer) (float64, error) {
 		}
 	}
 	return 0, fmt.Errorf("no HeapAlloc in the heap profile")
-}
-
-func median(v []float64) float64 {
-	s := slices.Clone(v)
-	slices.Sort(s)
-	if len(s)%2 == 0 {
-		return (s[len(s)/2-1] + s[len(s)/2]) / 2
-	}
-	return s[len(s)/2]
 }
 
 func residentMiB(pid int) (float64, error) {
