@@ -465,6 +465,15 @@ type nodeWaiter struct {
 	handed *coordinationv1.Lease
 }
 
+// wake signals w unless it was signalled and has not yet looked again: its
+// token is then pending, or it is about to look. c.mu must be held.
+func (w *nodeWaiter) wake() {
+	if !w.signalled {
+		w.signalled = true
+		w.woken <- struct{}{}
+	}
+}
+
 // queue puts a new waiter at the end of the node's line.
 func (c *Claims) queue(nodeDigest string) *nodeWaiter {
 	c.mu.Lock()
@@ -528,10 +537,7 @@ func (c *Claims) handOff(lease *coordinationv1.Lease) bool {
 	for _, w := range c.queues[lease.Labels[LabelNode]] {
 		if w.handed == nil {
 			w.handed = lease
-			if !w.signalled {
-				w.signalled = true
-				w.woken <- struct{}{}
-			}
+			w.wake()
 			return true
 		}
 	}
@@ -544,8 +550,7 @@ func (c *Claims) wakeNode(nodeDigest string) {
 	defer c.mu.Unlock()
 	for _, w := range c.queues[nodeDigest] {
 		if !w.signalled {
-			w.signalled = true
-			w.woken <- struct{}{}
+			w.wake()
 			return
 		}
 	}
