@@ -24,7 +24,7 @@ export GOFLAGS := -buildvcs=false
 STAGING := staging/src/github.com/kube-checkpoint
 STAGING_MODULES := $(STAGING)/client-go $(STAGING)/kubectl
 
-.PHONY: all build kube-apiserver kubectl cluster-binaries images local-up local-down kind-binaries kind-image kind-up kind-down test-e2e-kind test-binaries verify verify-upstream update-upstream test test-unit test-integration test-e2e bench bench-rss bench-fleet clean
+.PHONY: all build kube-apiserver kubectl cluster-binaries images local-up local-down kind-binaries kind-image kind-up kind-down test-e2e-kind test-e2e-skew test-e2e-skew-full test-binaries verify verify-upstream update-upstream test test-unit test-integration test-e2e bench bench-rss bench-fleet clean
 
 all: build
 
@@ -121,6 +121,7 @@ test:
 	@hack/phase.sh unit $(MAKE) --no-print-directory test-unit
 	@hack/phase.sh integration $(MAKE) --no-print-directory test-integration
 	@hack/phase.sh e2e $(MAKE) --no-print-directory test-e2e
+	@hack/phase.sh e2e-skew $(MAKE) --no-print-directory test-e2e-skew
 	@if docker info >/dev/null 2>&1; then \
 		hack/phase.sh e2e-kind $(MAKE) --no-print-directory test-e2e-kind; \
 	else \
@@ -143,6 +144,15 @@ test-e2e:
 ## image of kind-image), deleted after.
 test-e2e-kind: kind-image
 	hack/e2e.sh kind
+
+## test-e2e-skew: the e2e suite's skew specs on a fresh local-up cluster with
+## one node per row of the version-skew matrix's representative subset (one
+## row of each kind; make test runs it); test-e2e-skew-full: every row.
+test-e2e-skew:
+	hack/e2e.sh skew
+
+test-e2e-skew-full:
+	hack/e2e.sh skew full
 
 ## bench: the benchmark on a local-up cluster (hack/bench.sh): pods/checkpoint
 ## against nodes/proxy, the kubelet and crictl, concurrency and memory sweeps,

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Runs the e2e suite (test/e2e). "hack/e2e.sh kind" (make test-e2e-kind) runs
-# it on a fresh make kind-up cluster, which it deletes after. With KUBECONFIG
+# it on a fresh make kind-up cluster, which it deletes after. "hack/e2e.sh
+# skew" (make test-e2e-skew) runs its skew specs on a fresh local-up cluster
+# with one node per row of the version-skew matrix. With KUBECONFIG
 # set it runs against that cluster; otherwise it brings up make local-up (NUM_NODES=2 and APISERVERS=2
 # by default: two nodes, two apiservers behind haproxy),
 # runs the suite inside the control plane's network namespace, runs make
@@ -30,6 +32,31 @@ if [[ "${1:-}" == kind ]]; then
 		done
 	fi
 	"${ROOT}/hack/kind-down.sh" || status=1
+	exit ${status}
+fi
+
+if [[ "${1:-}" == skew ]]; then
+	# One node per row of the version-skew matrix (docs/version-skew.md), one
+	# apiserver: the representative subset make test runs, every row with
+	# "skew full" (make test-e2e-skew-full), or the rows SKEW_NODES names.
+	rows=${SKEW_SUBSET}
+	[[ "${2:-}" != full ]] || rows=${SKEW_MATRIX}
+	"${ROOT}/hack/install-node-deps.sh" "checkpointctl=${CHECKPOINTCTL_VERSION}" | { grep -v '^+++' || true; }
+	NODES=${SKEW_NODES:-${rows}} APISERVERS=1 DEMO=false "${ROOT}/hack/local-up.sh"
+	status=0
+	(cd "${ROOT}/test/e2e" && in_ns "${CP_NS}" "${BIN}/e2e.test" --kubeconfig="${KUBECONFIG_FILE}" \
+		--local-up-state="${STATE}" --node-stacks="${STATE}/node-stacks" \
+		--checkpointctl="$(stack_dir checkpointctl "${CHECKPOINTCTL_VERSION}")/checkpointctl" \
+		"${args[@]}" -ginkgo.label-filter=Skew) || status=$?
+	if [[ ${status} -ne 0 ]]; then
+		echo "e2e-skew failed; node logs:" >&2
+		for log in "${LOGS}"/node*-kubelet.log "${LOGS}"/node*-containerd.log; do
+			echo "--- ${log}" >&2
+			grep -E '^E|level=error' "${log}" | tail -n 10 >&2 || true
+		done
+	fi
+	"${ROOT}/hack/local-down.sh"
+	"${ROOT}/hack/verify-local-down.sh" || status=1
 	exit ${status}
 fi
 

@@ -13,17 +13,24 @@
 # Everything is installed into _output/node-deps/bin; criu also into
 # /usr/local/sbin, where runc looks for it, with /etc/criu/runc.conf allowing
 # established TCP connections to be checkpointed.
+#
+# Arguments add the other versions a node stack of make local-up NODES=...
+# names, each built from the Go module proxy once and cached under
+# _output/node-deps/<component>-<version> (hack/lib/local-cluster.sh's
+# stack_dir says where):
+#   kubelet=v1.34.4 containerd=v1.7.35 runc=v1.5.3 checkpointctl=v1.6.0
+#   hack/install-node-deps.sh [component=version ...]
 set -o errexit -o nounset -o pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-DEPS="${ROOT}/_output/node-deps"
-BIN="${DEPS}/bin"
+source "${ROOT}/hack/lib/local-cluster.sh"
+NODE_BIN="${DEPS}/bin"
 CNI_BIN="${DEPS}/cni/bin"
-mkdir -p "${BIN}" "${CNI_BIN}" "${DEPS}/src"
-export PATH="/usr/local/go/bin:${PATH}" GOFLAGS=-buildvcs=false
+mkdir -p "${NODE_BIN}" "${CNI_BIN}" "${DEPS}/src"
+export GOFLAGS=-buildvcs=false
 
-CONTAINERD_VERSION=v2.2.9
-RUNC_VERSION=v1.3.3
+CONTAINERD_VERSION=${DEFAULT_CONTAINERD}
+RUNC_VERSION=${DEFAULT_RUNC}
 CRICTL_VERSION=v1.37.0
 CNI_PLUGINS_VERSION=v1.10.0
 CRIU_MIN_VERSION=4.2
@@ -53,8 +60,8 @@ criu_ok() {
 }
 
 criu() {
-	if [[ -x "${BIN}/criu" ]] && criu_ok "${BIN}/criu"; then
-		install -m 0755 "${BIN}/criu" /usr/local/sbin/criu
+	if [[ -x "${NODE_BIN}/criu" ]] && criu_ok "${NODE_BIN}/criu"; then
+		install -m 0755 "${NODE_BIN}/criu" /usr/local/sbin/criu
 		return
 	fi
 	log "building CRIU >= ${CRIU_MIN_VERSION} from Debian sid's source package"
@@ -74,9 +81,9 @@ criu() {
 	mkdir -p "${DEPS}/src/criu"
 	tar -xf "${orig}" -C "${DEPS}/src/criu" --strip-components=1
 	make -C "${DEPS}/src/criu" -j"$(nproc)" criu >/dev/null
-	install -m 0755 "${DEPS}/src/criu/criu/criu" "${BIN}/criu"
-	criu_ok "${BIN}/criu" || { echo "built CRIU is older than ${CRIU_MIN_VERSION}" >&2; exit 1; }
-	install -m 0755 "${BIN}/criu" /usr/local/sbin/criu
+	install -m 0755 "${DEPS}/src/criu/criu/criu" "${NODE_BIN}/criu"
+	criu_ok "${NODE_BIN}/criu" || { echo "built CRIU is older than ${CRIU_MIN_VERSION}" >&2; exit 1; }
+	install -m 0755 "${NODE_BIN}/criu" /usr/local/sbin/criu
 }
 
 # runc reads CRIU options from /etc/criu/runc.conf. Established TCP
@@ -92,27 +99,96 @@ criu_config() {
 	printf '%s\ntcp-established\n' "${marker}" > "${conf}"
 }
 
+# build_in_module builds main packages of one release of a module that only
+# builds inside a module requiring it (its go.mod has replace directives):
+# go get records what those packages need, without a tidy of the whole module.
+build_in_module() { # dir version package... -- go build flags...
+	local dir=$1 v=$2
+	shift 2
+	local pkgs=()
+	while [[ $1 != -- ]]; do pkgs+=("$1"); shift; done
+	shift
+	mkdir -p "${dir}"
+	(cd "${dir}" && rm -f go.mod go.sum tools.go && go mod init "$(basename "${dir}")" >/dev/null 2>&1 &&
+		go get "${pkgs[@]/%/@${v}}" >/dev/null)
+	(cd "${dir}" && go build "$@" "${pkgs[@]}")
+}
+
+# containerd: v2 installs with go install; v1 builds inside a module. The
+# version it reports to the kubelet (status.nodeInfo.containerRuntimeVersion)
+# is stamped as containerd's own release build does.
+containerd_version() { # version
+	local v=$1 dir
+	dir=$(stack_dir containerd "${v}")
+	[[ -x "${dir}/containerd" && -x "${dir}/containerd-shim-runc-v2" && -x "${dir}/ctr" ]] && return
+	log "containerd ${v}"
+	mkdir -p "${dir}"
+	if [[ ${v} == v1.* ]]; then
+		local mod=github.com/containerd/containerd
+		build_in_module "${DEPS}/src/containerd-${v}" "${v}" "${mod}/cmd/containerd" "${mod}/cmd/ctr" \
+			"${mod}/cmd/containerd-shim-runc-v2" -- -tags no_btrfs -ldflags "-X ${mod}/version.Version=${v}" -o "${dir}/"
+	else
+		local mod=github.com/containerd/containerd/v2
+		GOBIN="${dir}" go install -ldflags "-X ${mod}/version.Version=${v}" "${mod}/cmd/containerd@${v}" \
+			"${mod}/cmd/ctr@${v}" "${mod}/cmd/containerd-shim-runc-v2@${v}"
+	fi
+}
+
+runc_version() { # version
+	local v=$1 dir
+	dir=$(stack_dir runc "${v}")
+	[[ -x "${dir}/runc" ]] && return
+	log "runc ${v}"
+	mkdir -p "${dir}"
+	build_in_module "${DEPS}/src/runc-${v}" "${v}" github.com/opencontainers/runc -- -tags seccomp -o "${dir}/runc"
+}
+
+# kubelet_version builds an upstream kubelet of another release inside a
+# module that requires that k8s.io/kubernetes and pins its staging modules to
+# the matching v0.x tags, stamped with its version as upstream's build does.
+kubelet_version() { # version
+	local v=$1 dir
+	dir=$(stack_dir kubelet "${v}")
+	[[ -x "${dir}/kubelet" ]] && return
+	log "kubelet ${v}"
+	local src="${DEPS}/src/kubelet-${v}" modfile minor=${v#v1.}
+	minor=${minor%%.*}
+	mkdir -p "${src}" "${dir}"
+	modfile=$(go mod download -json "k8s.io/kubernetes@${v}" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')
+	[[ -f "${modfile}" ]] || { echo "cannot download k8s.io/kubernetes@${v}" >&2; exit 1; }
+	(cd "${src}" && rm -f go.mod go.sum && go mod init "kubelet-${v}" >/dev/null 2>&1 &&
+		sed -n 's#^\t\(k8s.io/[a-z0-9-]*\) => ./staging/src/k8s.io/.*#\1=\1@v0.'"${v#v1.}"'#p' "${modfile}" |
+		while read -r r; do go mod edit -replace "${r}"; done &&
+		go get "k8s.io/kubernetes/cmd/kubelet@${v}" >/dev/null)
+	local pkg=k8s.io/component-base/version
+	(cd "${src}" && go build -ldflags "-X ${pkg}.gitMajor=1 -X ${pkg}.gitMinor=${minor} -X ${pkg}.gitVersion=${v} -X ${pkg}.gitTreeState=clean" \
+		-o "${dir}/kubelet" k8s.io/kubernetes/cmd/kubelet)
+}
+
+# checkpointctl reads archives as forensic users do (v1.7 needs a go-criu
+# the module proxy does not serve).
+checkpointctl_version() { # version
+	local v=$1 dir
+	dir=$(stack_dir checkpointctl "${v}")
+	[[ -x "${dir}/checkpointctl" ]] && return
+	log "checkpointctl ${v}"
+	GOBIN="${dir}" go install "github.com/checkpoint-restore/checkpointctl@${v}"
+}
+
 go_tools() {
-	if [[ ! -x "${BIN}/containerd" ]]; then
+	if [[ ! -x "${NODE_BIN}/containerd" ]]; then
 		log "containerd ${CONTAINERD_VERSION}"
-		GOBIN="${BIN}" go install "github.com/containerd/containerd/v2/cmd/containerd@${CONTAINERD_VERSION}" \
+		GOBIN="${NODE_BIN}" go install "github.com/containerd/containerd/v2/cmd/containerd@${CONTAINERD_VERSION}" \
 			"github.com/containerd/containerd/v2/cmd/ctr@${CONTAINERD_VERSION}" \
 			"github.com/containerd/containerd/v2/cmd/containerd-shim-runc-v2@${CONTAINERD_VERSION}"
 	fi
-	if [[ ! -x "${BIN}/runc" ]]; then
+	if [[ ! -x "${NODE_BIN}/runc" ]]; then
 		log "runc ${RUNC_VERSION}"
-		# runc builds only inside a module that requires it.
-		local mod="${DEPS}/src/runc-build"
-		mkdir -p "${mod}"
-		(cd "${mod}" && rm -f go.mod go.sum && go mod init runc-build >/dev/null 2>&1 &&
-			printf 'package tools\n\nimport _ "github.com/opencontainers/runc"\n' > tools.go &&
-			go get "github.com/opencontainers/runc@${RUNC_VERSION}" >/dev/null 2>&1 &&
-			go mod tidy >/dev/null 2>&1 || true)
-		(cd "${mod}" && go build -tags seccomp -o "${BIN}/runc" github.com/opencontainers/runc)
+		build_in_module "${DEPS}/src/runc-build" "${RUNC_VERSION}" github.com/opencontainers/runc -- -tags seccomp -o "${NODE_BIN}/runc"
 	fi
-	if [[ ! -x "${BIN}/crictl" ]]; then
+	if [[ ! -x "${NODE_BIN}/crictl" ]]; then
 		log "crictl ${CRICTL_VERSION}"
-		GOBIN="${BIN}" go install "sigs.k8s.io/cri-tools/cmd/crictl@${CRICTL_VERSION}"
+		GOBIN="${NODE_BIN}" go install "sigs.k8s.io/cri-tools/cmd/crictl@${CRICTL_VERSION}"
 	fi
 	for plugin in main/bridge main/ptp main/loopback ipam/host-local meta/portmap; do
 		if [[ ! -x "${CNI_BIN}/${plugin#*/}" ]]; then
@@ -126,4 +202,12 @@ debian_packages
 criu
 criu_config
 go_tools
-log "ready: $("${BIN}/criu" --version | head -1), $("${BIN}/containerd" --version | awk '{print $3}'), runc $("${BIN}/runc" --version | head -1 | awk '{print $3}')"
+for arg in "$@"; do
+	component=${arg%%=*} version=${arg#*=}
+	[[ "${version}" =~ ^v[0-9]+\.[0-9]+\.[0-9]+$ ]] || { echo "${arg}: want component=vX.Y.Z" >&2; exit 1; }
+	case ${component} in
+	kubelet | containerd | runc | checkpointctl) "${component}_version" "${version}" ;;
+	*) echo "${arg}: unknown component ${component} (kubelet, containerd, runc or checkpointctl)" >&2; exit 1 ;;
+	esac
+done
+log "ready: $("${NODE_BIN}/criu" --version | head -1), $("${NODE_BIN}/containerd" --version | awk '{print $3}'), runc $("${NODE_BIN}/runc" --version | head -1 | awk '{print $3}')"

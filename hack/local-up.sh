@@ -8,9 +8,16 @@
 #     on 10.213.0.1:6443 balances them, as kubeadm's HA topology does; every
 #     kubeconfig but kubeconfig-apiserver<i> (replica i alone) goes through it;
 #   - NUM_NODES nodes (default 1), each in network namespace ${PREFIX}-nodeN
-#     (10.213.0.N+1) with its own containerd v2, runc, CRIU >= 4.2, CNI bridge
-#     network (10.88.N.0/24) and upstream kubelet v1.37.2 using Webhook
-#     authentication and authorization;
+#     (10.213.0.N+1) with its own containerd, runc, CRIU >= 4.2, CNI bridge
+#     network (10.88.N.0/24) and upstream kubelet using Webhook
+#     authentication and authorization. Every node runs kubelet v1.37.2,
+#     containerd v2.2.9 and runc v1.3.3 unless NODES gives each node a stack
+#     of its own, space-separated, one node each (NUM_NODES is then their
+#     number): components kubelet (v1.34-v1.37), containerd (v1.7, v2.x),
+#     runc, and criu=disabled (containerd's enable_criu = false), e.g.
+#       NODES='kubelet=v1.34.4,containerd=v1.7.35 containerd=v2.4.2,runc=v1.5.3 default'
+#     Each version is built once from the Go module proxy and cached under
+#     _output/node-deps; each containerd gets its own major version's config.
 #   - a switch namespace whose bridge joins them. Every address lives inside
 #     namespaces this script creates; nothing is sent anywhere else.
 # The apiserver reaches kubelets as the ordinary user
@@ -18,12 +25,21 @@
 # does. hack/local-down.sh removes all of it.
 #
 #   hack/local-up.sh   (make local-up)   NUM_NODES=2 APISERVERS=2 hack/local-up.sh
+#   NODES='kubelet=v1.34.4 criu=disabled' hack/local-up.sh
 set -o errexit -o nounset -o pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 source "${ROOT}/hack/lib/local-cluster.sh"
 
 NUM_NODES=${NUM_NODES:-1}
+NODES=${NODES:-}
+stacks=()
+if [[ -n "${NODES}" ]]; then
+	for spec in ${NODES}; do stacks+=("$(parse_stack "${spec}")"); done
+	NUM_NODES=${#stacks[@]}
+else
+	for _ in $(seq 1 "${NUM_NODES}"); do stacks+=("$(parse_stack default)"); done
+fi
 APISERVERS=${APISERVERS:-1}
 [[ "${APISERVERS}" =~ ^[1-9][0-9]*$ ]] || { echo "APISERVERS must be a number >= 1, got ${APISERVERS}" >&2; exit 1; }
 DEMO=${DEMO:-true}
@@ -34,10 +50,16 @@ step() { echo "+++ [local-up] $*"; }
 mkdir -p "${STATE}" "${LOGS}" "${PKI}"
 echo "${NUM_NODES}" > "${STATE}/num-nodes"
 echo "${APISERVERS}" > "${STATE}/apiservers"
+# What each node runs, for the e2e suite's skew specs: "nodeN <stack>".
+for i in $(seq 1 "${NUM_NODES}"); do echo "$(node_name "${i}") ${stacks[i - 1]}"; done > "${STATE}/node-stacks"
 
 step "building binaries, node dependencies and images"
 make -C "${ROOT}" --no-print-directory build cluster-binaries images >/dev/null
-"${ROOT}/hack/install-node-deps.sh" | grep -v '^+++' || true
+# Every version a stack names besides the default's.
+extra=$(printf '%s\n' "${stacks[@]}" | tr ' ' '\n' | grep -v '^criu=' | sort -u |
+	grep -vxF -e "kubelet=${DEFAULT_KUBELET}" -e "containerd=${DEFAULT_CONTAINERD}" -e "runc=${DEFAULT_RUNC}" || true)
+# shellcheck disable=SC2086 # one argument per component=version
+"${ROOT}/hack/install-node-deps.sh" ${extra} | { grep -v '^+++' || true; }
 
 # --- network -----------------------------------------------------------------
 step "network namespaces ${PREFIX}-switch, ${PREFIX}-cp and ${NUM_NODES} node(s)"
@@ -203,7 +225,11 @@ for i in $(seq 1 "${NUM_NODES}"); do
 	ns=$(node_ns "${i}")
 	ip=$(node_ip "${i}")
 	dir="${STATE}/${name}"
-	step "${name}: containerd, CNI and kubelet in ${ns} (${ip})"
+	declare -A stack=()
+	for item in ${stacks[i - 1]}; do stack[${item%%=*}]=${item#*=}; done
+	containerd_dir=$(stack_dir containerd "${stack[containerd]}")
+	runc_bin=$(stack_dir runc "${stack[runc]}")/runc
+	step "${name}: containerd ${stack[containerd]}, runc ${stack[runc]}, CNI and kubelet ${stack[kubelet]} in ${ns} (${ip})"
 	mkdir -p "${dir}/cni/net.d" "${dir}/kubelet"
 
 	# Each node's kubelet gets a cgroup root of its own, in every v1 hierarchy.
@@ -216,7 +242,45 @@ for i in $(seq 1 "${NUM_NODES}"); do
 		fi
 	done
 
-	cat > "${dir}/containerd.toml" <<EOF
+	if [[ ${stack[containerd]} == v1.* ]]; then
+		# containerd 1.x reads config version 2, with one CRI plugin.
+		cat > "${dir}/containerd.toml" <<EOF
+version = 2
+root = "${dir}/containerd/root"
+state = "${dir}/containerd/state"
+
+[grpc]
+  address = "${dir}/containerd.sock"
+[ttrpc]
+  address = "${dir}/containerd.sock.ttrpc"
+[debug]
+  address = ""
+[metrics]
+  address = ""
+
+[plugins]
+  [plugins."io.containerd.grpc.v1.cri"]
+    sandbox_image = "${PAUSE_IMAGE}"
+    # This sandbox lacks CAP_SYS_RESOURCE: runc cannot set a negative oom_score_adj.
+    restrict_oom_score_adj = true
+    netns_mounts_under_state_dir = true
+    enable_cdi = false
+    stream_server_address = "127.0.0.1"
+    [plugins."io.containerd.grpc.v1.cri".containerd]
+      snapshotter = "overlayfs"
+      default_runtime_name = "runc"
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+        runtime_type = "io.containerd.runc.v2"
+        [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+          BinaryName = "${runc_bin}"
+          Root = "${dir}/containerd/runc"
+          SystemdCgroup = false
+    [plugins."io.containerd.grpc.v1.cri".cni]
+      bin_dir = "${DEPS}/cni/bin"
+      conf_dir = "${dir}/cni/net.d"
+EOF
+	else
+		cat > "${dir}/containerd.toml" <<EOF
 version = 3
 root = "${dir}/containerd/root"
 state = "${dir}/containerd/state"
@@ -240,10 +304,11 @@ state = "${dir}/containerd/state"
     restrict_oom_score_adj = true
     netns_mounts_under_state_dir = true
     enable_cdi = false
+    enable_criu = $([[ ${stack[criu]} == enabled ]] && echo true || echo false)
     [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc]
       runtime_type = 'io.containerd.runc.v2'
       [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc.options]
-        BinaryName = '${DEPS}/bin/runc'
+        BinaryName = '${runc_bin}'
         Root = '${dir}/containerd/runc'
         SystemdCgroup = false
     [plugins.'io.containerd.cri.v1.runtime'.cni]
@@ -252,6 +317,7 @@ state = "${dir}/containerd/state"
   [plugins.'io.containerd.grpc.v1.cri']
     stream_server_address = '127.0.0.1'
 EOF
+	fi
 	cat > "${dir}/cni/net.d/10-bridge.conflist" <<EOF
 {
   "cniVersion": "1.0.0",
@@ -264,10 +330,11 @@ EOF
   ]
 }
 EOF
-	run_in "${ns}" "${name}-containerd" env "PATH=${DEPS}/bin:/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin" \
-		"${DEPS}/bin/containerd" --config="${dir}/containerd.toml"
+	# containerd starts the shim of its own release, found first on its PATH.
+	run_in "${ns}" "${name}-containerd" env "PATH=${containerd_dir}:${DEPS}/bin:/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin" \
+		"${containerd_dir}/containerd" --config="${dir}/containerd.toml"
 	wait_for "${name} containerd" 60 test -S "${dir}/containerd.sock"
-	import_images "${dir}"
+	import_images "${dir}" "${containerd_dir}/ctr"
 
 	cert "${name}-kubelet-client" "/O=system:nodes/CN=system:node:${name}" clientAuth
 	cert "${name}-kubelet" "/CN=${name}" serverAuth "IP:${ip},DNS:${name}"
@@ -305,7 +372,7 @@ imageGCHighThresholdPercent: 100
 imageGCLowThresholdPercent: 99
 EOF
 	run_in "${ns}" "${name}-kubelet" env "PATH=${DEPS}/bin:/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin" \
-		"${BIN}/kubelet" --config="${dir}/kubelet.yaml" --kubeconfig="${dir}/kubelet.kubeconfig" \
+		"$(stack_dir kubelet "${stack[kubelet]}")/kubelet" --config="${dir}/kubelet.yaml" --kubeconfig="${dir}/kubelet.kubeconfig" \
 		--root-dir="${dir}/kubelet" --hostname-override="${name}" --node-ip="${ip}"
 done
 for i in $(seq 1 "${NUM_NODES}"); do

@@ -10,7 +10,7 @@ left=()
 for pid in $(ls /proc | grep -E '^[0-9]+$'); do
 	cmdline=$( (tr '\0' ' ' < "/proc/${pid}/cmdline") 2>/dev/null) || continue
 	case "${cmdline}" in
-	*"${STATE}"* | *"${DEPS}/bin/"* | *"${BIN}/etcd"* | *"${BIN}/kube"*)
+	*"${STATE}"* | *"${DEPS}/"* | *"${BIN}/etcd"* | *"${BIN}/kube"*)
 		left+=("process ${pid}: ${cmdline:0:120}") ;;
 	esac
 done

@@ -20,6 +20,7 @@ import (
 	"fmt"
 
 	"k8s.io/apiserver/pkg/registry/generic"
+	"k8s.io/apiserver/pkg/registry/rest"
 	genericapiserver "k8s.io/apiserver/pkg/server"
 	serverstorage "k8s.io/apiserver/pkg/server/storage"
 	"k8s.io/client-go/tools/record"
@@ -71,8 +72,13 @@ func (p *legacyProviderWithCheckpoint) NewRESTStorage(apiResourceConfigSource se
 	if !ok {
 		return info, fmt.Errorf("pods/exec is served by %T, not *rest.ExecREST: the checkpoint subresource cannot reuse its kubelet connection", storage["pods/exec"])
 	}
+	nodes, ok := storage["nodes"].(rest.Getter)
+	if !ok {
+		return info, fmt.Errorf("nodes are served by %T, which cannot get a node: the checkpoint subresource cannot read what a node reports of itself", storage["nodes"])
+	}
 	storage["pods/checkpoint"] = &podrest.CheckpointREST{
 		Store:          exec.Store,
+		Nodes:          nodes,
 		KubeletConn:    exec.KubeletConn,
 		DefaultTimeout: p.checkpoint.DefaultTimeout,
 		MaxTimeout:     p.checkpoint.MaxTimeout,

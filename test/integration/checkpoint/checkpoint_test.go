@@ -146,6 +146,7 @@ func TestCheckpointKubeletOutcomes(t *testing.T) {
 	ns := newNamespace(t)
 	createPod(t, ns, singlePod("web", nodeName))
 	createPod(t, ns, singlePod("stranded", deadNodeName))
+	createPod(t, ns, singlePod("old", oldNodeName))
 
 	for _, tc := range []struct {
 		name    string
@@ -175,6 +176,16 @@ func TestCheckpointKubeletOutcomes(t *testing.T) {
 			name: "runtime cannot checkpoint", pod: "web",
 			kubelet: kubeletAnswers(500, "checkpointing of ns/web/app failed (rpc error: code = Unknown desc = CRIU version check failed: CRIU version 31700 must be at least 40200)"),
 			code:    500, words: []string{"could not checkpoint container app", "CRIU version 31700 must be at least 40200"},
+		},
+		{
+			name: "runtime without CheckpointContainer (containerd 1.7)", pod: "old",
+			kubelet: kubeletAnswers(500, "checkpointing of ns/old/app failed (rpc error: code = Unimplemented desc = method CheckpointContainer not implemented)"),
+			code:    501, words: []string{"node oldnode cannot checkpoint: its container runtime containerd v1.7.35 does not implement the CRI call CheckpointContainer; containerd v2.0 or newer can", "method CheckpointContainer not implemented"},
+		},
+		{
+			name: "runtime with CRIU turned off", pod: "web",
+			kubelet: kubeletAnswers(500, `checkpointing of ns/web/app failed (rpc error: code = Unknown desc = failed to checkpoint container "c1": criu support is disabled by configuration)`),
+			code:    501, words: []string{"node node1 cannot checkpoint: its container runtime containerd v2.2.9 has CRIU turned off (containerd: enable_criu = false", "criu support is disabled by configuration"},
 		},
 		{
 			name: "runtime timed out", pod: "web", query: "timeoutSeconds=3",
@@ -216,6 +227,18 @@ func TestCheckpointKubeletOutcomes(t *testing.T) {
 		}
 		if requests := kubelet.Requests(); len(requests) != 1 {
 			t.Errorf("the kubelet stand-in got %d requests, want 1: %+v", len(requests), requests)
+		}
+	})
+
+	t.Run("windows node", func(t *testing.T) {
+		// CRIU runs only on Linux: the kubelet is not asked.
+		createPod(t, ns, singlePod("windows", windowsNodeName))
+		kubelet.SetHandler(kubeletArchive)
+		kubelet.Requests()
+		code, err := checkpointQuery(t, server.Admin, ns, "windows", "")
+		expectRefusal(t, code, err, 501, "node winnode cannot checkpoint: it runs windows (status.nodeInfo.operatingSystem)", "runs only on Linux nodes")
+		if requests := kubelet.Requests(); len(requests) != 0 {
+			t.Errorf("the kubelet of a Windows node got %d requests: %+v", len(requests), requests)
 		}
 	})
 

@@ -46,6 +46,11 @@ import (
 const (
 	nodeName     = "node1"
 	deadNodeName = "deadnode"
+	// oldNodeName runs containerd 1.7, which cannot checkpoint, and
+	// windowsNodeName Windows, which CRIU does not run on; both are served by
+	// the same kubelet stand-in as node1.
+	oldNodeName     = "oldnode"
+	windowsNodeName = "winnode"
 	// requestTimeout is the --request-timeout of the server under test; the
 	// long-running test checkpoints for longer than that.
 	requestTimeout = 4 * time.Second
@@ -100,8 +105,20 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	for name, port := range map[string]int{nodeName: kubelet.Port, deadNodeName: closedPort} {
-		if err := framework.RegisterNode(context.Background(), admin, name, port); err != nil {
+	oldNode, windowsNode := framework.LinuxNode, framework.LinuxNode
+	oldNode.KubeletVersion, oldNode.ContainerRuntimeVersion = "v1.34.4", "containerd://v1.7.35"
+	windowsNode.OperatingSystem, windowsNode.ContainerRuntimeVersion = "windows", "containerd://2.2.9"
+	for _, n := range []struct {
+		name string
+		port int
+		info corev1.NodeSystemInfo
+	}{
+		{nodeName, kubelet.Port, framework.LinuxNode},
+		{deadNodeName, closedPort, framework.LinuxNode},
+		{oldNodeName, kubelet.Port, oldNode},
+		{windowsNodeName, kubelet.Port, windowsNode},
+	} {
+		if err := framework.RegisterNodeWith(context.Background(), admin, n.name, n.port, n.info); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			return 1
 		}

@@ -120,9 +120,19 @@ func (k *FakeKubelet) Stop() {
 	_ = k.server.Close()
 }
 
+// LinuxNode is what a Linux node reports of itself by default here: the
+// node stack of make local-up.
+var LinuxNode = corev1.NodeSystemInfo{OperatingSystem: "linux", Architecture: "amd64", KubeletVersion: "v1.37.2", ContainerRuntimeVersion: "containerd://v2.2.9"}
+
 // RegisterNode creates a Node whose InternalIP is loopback and whose kubelet
-// port is port, as a kubelet would report it.
+// port is port, as a Linux kubelet would report it.
 func RegisterNode(ctx context.Context, client kubernetes.Interface, name string, port int) error {
+	return RegisterNodeWith(ctx, client, name, port, LinuxNode)
+}
+
+// RegisterNodeWith registers a node as RegisterNode does, reporting info as
+// its kubelet, runtime and operating system.
+func RegisterNodeWith(ctx context.Context, client kubernetes.Interface, name string, port int, info corev1.NodeSystemInfo) error {
 	node, err := client.CoreV1().Nodes().Create(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{})
 	if err != nil {
 		return fmt.Errorf("creating node %s: %w", name, err)
@@ -131,6 +141,7 @@ func RegisterNode(ctx context.Context, client kubernetes.Interface, name string,
 		Addresses:       []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: "127.0.0.1"}},
 		DaemonEndpoints: corev1.NodeDaemonEndpoints{KubeletEndpoint: corev1.DaemonEndpoint{Port: int32(port)}},
 		Conditions:      []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue, LastHeartbeatTime: metav1.Now(), LastTransitionTime: metav1.Now()}},
+		NodeInfo:        info,
 	}
 	_, err = client.CoreV1().Nodes().UpdateStatus(ctx, node, metav1.UpdateOptions{})
 	return err

@@ -32,6 +32,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
 	api "k8s.io/kubernetes/pkg/apis/core"
 	apiv1 "k8s.io/kubernetes/pkg/apis/core/v1"
 	"k8s.io/kubernetes/pkg/kubelet/client"
@@ -49,15 +50,21 @@ type CheckpointTarget struct {
 	Location *url.URL
 	// Node is the connection to the kubelet of the pod's node.
 	Node *client.ConnectionInfo
+	// NodeInfo is what the pod's node reports of its kubelet, container
+	// runtime and operating system; empty when the node is not looked up.
+	NodeInfo api.NodeSystemInfo
 }
 
 // CheckpointLocation resolves the pod and the container to checkpoint and the
 // kubelet URL that checkpoints it within timeout. Every reason why the
 // container cannot be checkpointed now is a BadRequest that names the
-// containers that can.
+// containers that can. The pod's node is read from nodes, when given, as the
+// apiserver's watch cache holds it: what it reports of itself changes when
+// its kubelet restarts, not between two checkpoints.
 func CheckpointLocation(
 	ctx context.Context,
 	getter podregistry.ResourceGetter,
+	nodes podregistry.ResourceGetter,
 	connInfo client.ConnectionInfoGetter,
 	name string,
 	containerName string,
@@ -75,6 +82,18 @@ func CheckpointLocation(
 	if err != nil {
 		return nil, err
 	}
+	var system api.NodeSystemInfo
+	if nodes != nil {
+		obj, err := nodes.Get(genericapirequest.WithNamespace(ctx, ""), pod.Spec.NodeName, &metav1.GetOptions{ResourceVersion: "0"})
+		if err != nil {
+			return nil, err
+		}
+		node, ok := obj.(*api.Node)
+		if !ok {
+			return nil, errors.NewInternalError(fmt.Errorf("unexpected object type %T", obj))
+		}
+		system = node.Status.NodeInfo
+	}
 	nodeInfo, err := connInfo.GetConnectionInfo(ctx, types.NodeName(pod.Spec.NodeName))
 	if err != nil {
 		return nil, err
@@ -90,7 +109,8 @@ func CheckpointLocation(
 			Path:     fmt.Sprintf("/checkpoint/%s/%s/%s", pod.Namespace, pod.Name, container),
 			RawQuery: params.Encode(),
 		},
-		Node: nodeInfo,
+		Node:     nodeInfo,
+		NodeInfo: system,
 	}, nil
 }
 

@@ -69,7 +69,11 @@ const StatusClientClosedRequest = 499
 
 // CheckpointREST implements the checkpoint subresource for a Pod
 type CheckpointREST struct {
-	Store       podregistry.ResourceGetter
+	Store podregistry.ResourceGetter
+	// Nodes is read for what the pod's node reports of its kubelet, runtime
+	// and operating system, to refuse a node that cannot checkpoint and to
+	// name its runtime when it cannot; nil reads nothing.
+	Nodes       podregistry.ResourceGetter
 	KubeletConn client.ConnectionInfoGetter
 	// DefaultTimeout applies when a request names no timeoutSeconds.
 	DefaultTimeout time.Duration
@@ -150,8 +154,12 @@ func (r *CheckpointREST) Connect(ctx context.Context, name string, opts runtime.
 	if checkpointOpts.TimeoutSeconds != nil {
 		timeout = time.Duration(*checkpointOpts.TimeoutSeconds) * time.Second
 	}
-	target, err := pod.CheckpointLocation(ctx, r.Store, r.KubeletConn, name, checkpointOpts.Container, timeout)
+	target, err := pod.CheckpointLocation(ctx, r.Store, r.Nodes, r.KubeletConn, name, checkpointOpts.Container, timeout)
 	if err != nil {
+		return nil, err
+	}
+	if err := nodeCannotCheckpoint(target); err != nil {
+		recordRefused(http.StatusNotImplemented)
 		return nil, err
 	}
 	return &checkpointHandler{rest: r, target: target, timeout: timeout, responder: responder}, nil
@@ -407,6 +415,9 @@ func (h *checkpointHandler) kubeletError(code int, body string) error {
 	case strings.Contains(body, "DeadlineExceeded") || strings.Contains(body, "deadline exceeded"):
 		return h.timeoutError()
 	default:
+		if err := runtimeCannotCheckpoint(t, body); err != nil {
+			return err
+		}
 		return apierrors.NewInternalError(fmt.Errorf("the container runtime of node %s could not checkpoint container %s (kubelet HTTP %d): %s", nodeName, t.Container, code, body))
 	}
 }

@@ -53,6 +53,25 @@ func (g podGetter) Get(ctx context.Context, name string, _ *metav1.GetOptions) (
 	return nil, apierrors.NewNotFound(api.Resource("pods"), name)
 }
 
+type nodeGetter map[string]*api.Node
+
+func (g nodeGetter) Get(ctx context.Context, name string, opts *metav1.GetOptions) (runtime.Object, error) {
+	if ns, _ := genericapirequest.NamespaceFrom(ctx); ns != "" || opts.ResourceVersion != "0" {
+		return nil, fmt.Errorf("node %s read in namespace %q at resourceVersion %q, not from the watch cache", name, ns, opts.ResourceVersion)
+	}
+	if node, ok := g[name]; ok {
+		return node, nil
+	}
+	return nil, apierrors.NewNotFound(api.Resource("nodes"), name)
+}
+
+// nodeRunning is node1 as its kubelet reports it.
+func nodeRunning(runtime, os string) nodeGetter {
+	return nodeGetter{"node1": {ObjectMeta: metav1.ObjectMeta{Name: "node1"}, Status: api.NodeStatus{NodeInfo: api.NodeSystemInfo{
+		ContainerRuntimeVersion: runtime, KubeletVersion: "v1.34.4", OperatingSystem: os,
+	}}}}
+}
+
 type kubeletConn struct{ info *client.ConnectionInfo }
 
 func (k kubeletConn) GetConnectionInfo(context.Context, types.NodeName) (*client.ConnectionInfo, error) {
@@ -124,8 +143,9 @@ func TestCheckpointKubeletAnswers(t *testing.T) {
 			message: "Internal error occurred: the kubelet of node node1 refused the apiserver (HTTP 403: Forbidden): the apiserver's kubelet client identity needs the create verb on nodes/checkpoint, which the ClusterRole system:kubelet-api-admin grants"},
 		{name: "kubelet does not know the apiserver", code: 401, body: "Unauthorized", want: 500,
 			message: "Internal error occurred: the kubelet of node node1 refused the apiserver (HTTP 401: Unauthorized): the apiserver's kubelet client identity needs the create verb on nodes/checkpoint, which the ClusterRole system:kubelet-api-admin grants"},
-		{name: "runtime lacks the RPC", code: 500, body: "checkpointing of default/web/app failed (rpc error: code = Unimplemented desc = unknown method CheckpointContainer)", want: 500,
-			message: "Internal error occurred: the container runtime of node node1 could not checkpoint container app (kubelet HTTP 500): checkpointing of default/web/app failed (rpc error: code = Unimplemented desc = unknown method CheckpointContainer)"},
+		// Without the node's own report the runtime is not named.
+		{name: "runtime lacks the RPC", code: 500, body: "checkpointing of default/web/app failed (rpc error: code = Unimplemented desc = unknown method CheckpointContainer)", want: 501,
+			message: "node node1 cannot checkpoint: its container runtime (unknown: the node reports no status.nodeInfo.containerRuntimeVersion) does not implement the CRI call CheckpointContainer; containerd v2.0 or newer and CRI-O v1.25 or newer can, with CRIU 4.2 or newer on the node (the kubelet: checkpointing of default/web/app failed (rpc error: code = Unimplemented desc = unknown method CheckpointContainer))"},
 		{name: "runtime deadline", code: 500, body: "checkpointing of default/web/app failed (rpc error: code = DeadlineExceeded desc = context deadline exceeded)", want: 504,
 			message: "Timeout: the checkpoint of container app of pod default/web did not complete within 1s"},
 		{name: "empty answer", code: 200, body: `{"items":[]}`, want: 500,
@@ -136,6 +156,9 @@ func TestCheckpointKubeletAnswers(t *testing.T) {
 			message: "Internal error occurred: the container runtime of node node1 could not checkpoint container app (kubelet HTTP 500): dump failed [2J E1130 forged log line"},
 		{name: "long answer", code: 500, body: strings.Repeat("é", 3000), want: 500,
 			message: "Internal error occurred: the container runtime of node node1 could not checkpoint container app (kubelet HTTP 500): " + strings.Repeat("é", 512) + "... (4976 more bytes)"},
+		// A failure of a runtime that can checkpoint stays a 500 with its reason.
+		{name: "CRIU failed", code: 500, body: `checkpointing of default/web/app failed (rpc error: code = Unknown desc = checkpointing container "c1" failed: criu failed: type NOTIFY errno 0)`, want: 500,
+			message: `Internal error occurred: the container runtime of node node1 could not checkpoint container app (kubelet HTTP 500): checkpointing of default/web/app failed (rpc error: code = Unknown desc = checkpointing container "c1" failed: criu failed: type NOTIFY errno 0)`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var seen *http.Request
@@ -439,4 +462,95 @@ func TestCheckpointKubeletHangs(t *testing.T) {
 		t.Errorf("got %v, want 504 naming the timeout", rec.err)
 	}
 	<-dropped
+}
+
+// TestCheckpointRuntimeCannot holds what each runtime the skew policy allows
+// answers when it cannot checkpoint at all (their own texts, read in their
+// sources and measured by make test-e2e-skew), mapped to 501 naming the
+// runtime the node reports; docs/version-skew.md has the same table.
+func TestCheckpointRuntimeCannot(t *testing.T) {
+	const failed = "checkpointing of default/web/app failed (rpc error: code = "
+	for _, tc := range []struct {
+		name, runtime, body string
+		want                int32
+		words               []string
+	}{
+		{name: "containerd 1.7 lacks the RPC", runtime: "containerd://v1.7.35",
+			body: failed + "Unimplemented desc = method CheckpointContainer not implemented)", want: 501,
+			words: []string{"node node1 cannot checkpoint: its container runtime containerd v1.7.35 does not implement the CRI call CheckpointContainer; containerd v2.0 or newer can", "method CheckpointContainer not implemented"}},
+		{name: "containerd 2.2 with enable_criu = false", runtime: "containerd://v2.2.9",
+			body: failed + `Unknown desc = failed to checkpoint container "c1": criu support is disabled by configuration)`, want: 501,
+			words: []string{"its container runtime containerd v2.2.9 has CRIU turned off (containerd: enable_criu = false", "criu support is disabled by configuration"}},
+		{name: "containerd 2.4 without CRIU", runtime: "containerd://2.4.2",
+			body: failed + `Unknown desc = failed to checkpoint container "c1": criu binary not found in shim path or system PATH)`, want: 501,
+			words: []string{"its container runtime containerd 2.4.2 finds no CRIU binary: install CRIU 4.2 or newer"}},
+		{name: "containerd 2.0 without CRIU, as runc says it", runtime: "containerd://2.0.7",
+			body: failed + `Unknown desc = checkpointing container "c1" failed: exec: "criu": executable file not found in $PATH)`, want: 501,
+			words: []string{"its container runtime containerd 2.0.7 finds no CRIU binary"}},
+		{name: "CRIU too old", runtime: "containerd://v2.3.7",
+			body: failed + `Unknown desc = failed to checkpoint container "c1": checkpoint/restore requires at least CRIU 31600, current version is 31500)`, want: 501,
+			words: []string{"finds a CRIU too old to checkpoint pods: install CRIU 4.2 or newer"}},
+		{name: "CRI-O without checkpointing", runtime: "cri-o://1.34.0",
+			body: failed + "Unknown desc = checkpoint/restore support not available)", want: 501,
+			words: []string{"its container runtime cri-o 1.34.0 has checkpointing turned off (CRI-O: enable_criu_support = true"}},
+		{name: "another runtime lacks the RPC", runtime: "example://0.1",
+			body: failed + "Unimplemented desc = unknown method CheckpointContainer for service runtime.v1.RuntimeService)", want: 501,
+			words: []string{"its container runtime example 0.1 does not implement the CRI call CheckpointContainer; containerd v2.0 or newer and CRI-O v1.25 or newer can"}},
+		{name: "a capable runtime's failure", runtime: "containerd://v2.4.2",
+			body: failed + `Unknown desc = checkpointing container "c1" failed: criu failed: type NOTIFY errno 0)`, want: 500,
+			words: []string{"the container runtime of node node1 could not checkpoint container app (kubelet HTTP 500)", "criu failed"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			conn := kubelet(t, func(w http.ResponseWriter, r *http.Request) {
+				w.WriteHeader(http.StatusInternalServerError)
+				_, _ = w.Write([]byte(tc.body))
+			})
+			r := &CheckpointREST{Store: podGetter{"web": runningPod()}, Nodes: nodeRunning(tc.runtime, "linux"), KubeletConn: conn, DefaultTimeout: time.Minute, MaxTimeout: time.Hour}
+			rec := connect(t, r, &core.PodCheckpointOptions{})
+			expectStatus(t, rec.err, tc.want, tc.words...)
+			if tc.want == 501 && apierrors.ReasonForError(rec.err) != StatusReasonNotImplemented {
+				t.Errorf("reason %q, want %q", apierrors.ReasonForError(rec.err), StatusReasonNotImplemented)
+			}
+		})
+	}
+}
+
+// TestCheckpointWindowsNode refuses a node that cannot run CRIU before its
+// kubelet is asked, and counts the refusal.
+func TestCheckpointWindowsNode(t *testing.T) {
+	asked := false
+	conn := kubelet(t, func(w http.ResponseWriter, r *http.Request) { asked = true })
+	RegisterCheckpointMetrics()
+	before, _ := testutil.GetCounterMetricValue(checkpointRefused.WithLabelValues("501"))
+	r := &CheckpointREST{Store: podGetter{"web": runningPod()}, Nodes: nodeRunning("containerd://2.2.9", "windows"), KubeletConn: conn, DefaultTimeout: time.Minute, MaxTimeout: time.Hour}
+	rec := connect(t, r, &core.PodCheckpointOptions{})
+	expectStatus(t, rec.err, 501, "node node1 cannot checkpoint: it runs windows (status.nodeInfo.operatingSystem)", "CRIU, which runs only on Linux nodes")
+	if asked {
+		t.Error("the kubelet of a Windows node was asked to checkpoint")
+	}
+	if after, _ := testutil.GetCounterMetricValue(checkpointRefused.WithLabelValues("501")); after != before+1 {
+		t.Errorf("refused_total{code=501} went from %v to %v, want one more", before, after)
+	}
+
+	// A node that is gone since the pod was bound is the 404 of the node.
+	r.Nodes = nodeGetter{}
+	rec = connect(t, r, &core.PodCheckpointOptions{})
+	expectStatus(t, rec.err, 404, `nodes "node1" not found`)
+}
+
+// expectStatus checks the status code of err and the words a user acts on.
+func expectStatus(t *testing.T, err error, code int32, words ...string) {
+	t.Helper()
+	status, ok := err.(apierrors.APIStatus)
+	if !ok {
+		t.Fatalf("got %v, want a %d status", err, code)
+	}
+	if status.Status().Code != code {
+		t.Errorf("got %d %s, want %d", status.Status().Code, err, code)
+	}
+	for _, w := range words {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("message %q lacks %q", err, w)
+		}
+	}
 }
