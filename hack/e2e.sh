@@ -18,6 +18,22 @@ go test -c -o "${BIN}/e2e.test" "${ROOT}/test/e2e"
 # -ginkgo.v: every spec by name, and why a skipped one was skipped.
 args=(--kube-checkpoint-bin="${BIN}" -ginkgo.no-color -ginkgo.v -ginkgo.timeout=30m ${E2E_ARGS:-})
 
+# local_down tells the nodes' errors when the run failed, removes the local
+# cluster, checks that nothing was left behind, and exits with the run's status.
+local_down() { # status what
+	local status=$1 log
+	if [[ ${status} -ne 0 ]]; then
+		echo "$2 failed; node logs:" >&2
+		for log in "${LOGS}"/node*-kubelet.log "${LOGS}"/node*-containerd.log; do
+			echo "--- ${log}" >&2
+			grep -E '^E|level=error' "${log}" | tail -n 20 >&2 || true
+		done
+	fi
+	"${ROOT}/hack/local-down.sh"
+	"${ROOT}/hack/verify-local-down.sh" || status=1
+	exit "${status}"
+}
+
 if [[ "${1:-}" == kind ]]; then
 	# shellcheck source=hack/lib/kind.sh
 	source "${ROOT}/hack/lib/kind.sh"
@@ -48,16 +64,7 @@ if [[ "${1:-}" == skew ]]; then
 		--local-up-state="${STATE}" --node-stacks="${STATE}/node-stacks" \
 		--checkpointctl="$(stack_dir checkpointctl "${CHECKPOINTCTL_VERSION}")/checkpointctl" \
 		"${args[@]}" -ginkgo.label-filter=Skew) || status=$?
-	if [[ ${status} -ne 0 ]]; then
-		echo "e2e-skew failed; node logs:" >&2
-		for log in "${LOGS}"/node*-kubelet.log "${LOGS}"/node*-containerd.log; do
-			echo "--- ${log}" >&2
-			grep -E '^E|level=error' "${log}" | tail -n 10 >&2 || true
-		done
-	fi
-	"${ROOT}/hack/local-down.sh"
-	"${ROOT}/hack/verify-local-down.sh" || status=1
-	exit ${status}
+	local_down "${status}" e2e-skew
 fi
 
 if [[ -n "${KUBECONFIG:-}" ]]; then
@@ -78,13 +85,4 @@ if [[ ${status} -eq 0 ]]; then
 		--replica-kubeconfigs="${STATE}/kubeconfig-apiserver1,${STATE}/kubeconfig-apiserver2" \
 		--out="${ROOT}/_output/bench/smoke.md" --plot="${ROOT}/_output/bench/smoke.png" || status=$?
 fi
-if [[ ${status} -ne 0 ]]; then
-	echo "e2e failed; node logs:" >&2
-	for log in "${LOGS}"/node*-kubelet.log; do
-		echo "--- ${log}" >&2
-		grep -E '^E' "${log}" | tail -n 20 >&2 || true
-	done
-fi
-"${ROOT}/hack/local-down.sh"
-"${ROOT}/hack/verify-local-down.sh" || status=1
-exit ${status}
+local_down "${status}" e2e

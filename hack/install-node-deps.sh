@@ -35,7 +35,7 @@ CRICTL_VERSION=v1.37.0
 CNI_PLUGINS_VERSION=v1.10.0
 CRIU_MIN_VERSION=4.2
 
-log() { echo "+++ [node-deps] $*"; }
+log() { echo "+++ [node-deps] [${SECONDS}s] $*"; }
 
 debian_packages() {
 	local wanted=(iproute2 iptables libseccomp-dev pkg-config make gcc
@@ -115,8 +115,9 @@ build_in_module() { # dir version package... -- go build flags...
 }
 
 # containerd: v2 installs with go install; v1 builds inside a module. The
-# version it reports to the kubelet (status.nodeInfo.containerRuntimeVersion)
-# is stamped as containerd's own release build does.
+# version it reports to the kubelet (status.nodeInfo.containerRuntimeVersion,
+# "containerd://2.2.9") is stamped as containerd's own release build does;
+# unstamped, it would be "2.2.9+unknown".
 containerd_version() { # version
 	local v=$1 dir
 	dir=$(stack_dir containerd "${v}")
@@ -176,16 +177,8 @@ checkpointctl_version() { # version
 }
 
 go_tools() {
-	if [[ ! -x "${NODE_BIN}/containerd" ]]; then
-		log "containerd ${CONTAINERD_VERSION}"
-		GOBIN="${NODE_BIN}" go install "github.com/containerd/containerd/v2/cmd/containerd@${CONTAINERD_VERSION}" \
-			"github.com/containerd/containerd/v2/cmd/ctr@${CONTAINERD_VERSION}" \
-			"github.com/containerd/containerd/v2/cmd/containerd-shim-runc-v2@${CONTAINERD_VERSION}"
-	fi
-	if [[ ! -x "${NODE_BIN}/runc" ]]; then
-		log "runc ${RUNC_VERSION}"
-		build_in_module "${DEPS}/src/runc-build" "${RUNC_VERSION}" github.com/opencontainers/runc -- -tags seccomp -o "${NODE_BIN}/runc"
-	fi
+	containerd_version "${CONTAINERD_VERSION}"
+	runc_version "${RUNC_VERSION}"
 	if [[ ! -x "${NODE_BIN}/crictl" ]]; then
 		log "crictl ${CRICTL_VERSION}"
 		GOBIN="${NODE_BIN}" go install "sigs.k8s.io/cri-tools/cmd/crictl@${CRICTL_VERSION}"

@@ -242,10 +242,9 @@ for i in $(seq 1 "${NUM_NODES}"); do
 		fi
 	done
 
-	if [[ ${stack[containerd]} == v1.* ]]; then
-		# containerd 1.x reads config version 2, with one CRI plugin.
-		cat > "${dir}/containerd.toml" <<EOF
-version = 2
+	# containerd 1.x reads config version 2, with one CRI plugin; 2.x version 3.
+	cat > "${dir}/containerd.toml" <<EOF
+version = $([[ ${stack[containerd]} == v1.* ]] && echo 2 || echo 3)
 root = "${dir}/containerd/root"
 state = "${dir}/containerd/state"
 
@@ -258,6 +257,9 @@ state = "${dir}/containerd/state"
 [metrics]
   address = ""
 
+EOF
+	if [[ ${stack[containerd]} == v1.* ]]; then
+		cat >> "${dir}/containerd.toml" <<EOF
 [plugins]
   [plugins."io.containerd.grpc.v1.cri"]
     sandbox_image = "${PAUSE_IMAGE}"
@@ -280,20 +282,7 @@ state = "${dir}/containerd/state"
       conf_dir = "${dir}/cni/net.d"
 EOF
 	else
-		cat > "${dir}/containerd.toml" <<EOF
-version = 3
-root = "${dir}/containerd/root"
-state = "${dir}/containerd/state"
-
-[grpc]
-  address = "${dir}/containerd.sock"
-[ttrpc]
-  address = "${dir}/containerd.sock.ttrpc"
-[debug]
-  address = ""
-[metrics]
-  address = ""
-
+		cat >> "${dir}/containerd.toml" <<EOF
 [plugins]
   [plugins.'io.containerd.cri.v1.images']
     snapshotter = 'overlayfs'

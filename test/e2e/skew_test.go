@@ -62,17 +62,21 @@ func (s nodeStack) outcome() (int32, []string) {
 	switch {
 	case strings.HasPrefix(s.containerd, "v1."):
 		return 501, []string{
-			fmt.Sprintf("node %s cannot checkpoint: its container runtime containerd %s does not implement the CRI call CheckpointContainer; containerd v2.0 or newer can", s.node, s.containerd),
+			fmt.Sprintf("node %s cannot checkpoint: its container runtime containerd %s does not implement the CRI call CheckpointContainer; containerd v2.0 or newer can", s.node, s.reported()),
 			"method CheckpointContainer not implemented",
 		}
 	case s.criu == "disabled":
 		return 501, []string{
-			fmt.Sprintf("node %s cannot checkpoint: its container runtime containerd %s has CRIU turned off (containerd: enable_criu = false", s.node, s.containerd),
+			fmt.Sprintf("node %s cannot checkpoint: its container runtime containerd %s has CRIU turned off (containerd: enable_criu = false", s.node, s.reported()),
 			"criu support is disabled by configuration",
 		}
 	}
 	return 200, nil
 }
+
+// reported is the containerd version as the node reports it (containerd's
+// CRI answers its version without the tag's "v").
+func (s nodeStack) reported() string { return strings.TrimPrefix(s.containerd, "v") }
 
 // readNodeStacks reads the rows of the matrix, when the suite was given them.
 func readNodeStacks() []nodeStack {
@@ -122,7 +126,7 @@ var _ = framework.Describe("pods/checkpoint on every node stack", framework.With
 			framework.ExpectNoError(err)
 			// The node runs what the row says.
 			gomega.Expect(node.Status.NodeInfo.KubeletVersion).To(gomega.Equal(row.kubelet))
-			gomega.Expect(node.Status.NodeInfo.ContainerRuntimeVersion).To(gomega.Equal("containerd://" + row.containerd))
+			gomega.Expect(node.Status.NodeInfo.ContainerRuntimeVersion).To(gomega.Equal("containerd://" + row.reported()))
 
 			plain := createPod(ctx, f, counterPod("plain", row.node, "counter"))
 			tcpSpec := counterPod("tcp", row.node, "server", "client")
@@ -136,9 +140,11 @@ var _ = framework.Describe("pods/checkpoint on every node stack", framework.With
 				result, err := checkpoints.Checkpoint(ctx, target.pod, &checkpointv1.PodCheckpointOptions{Container: target.container})
 				if code != 200 {
 					expectStatus(err, code, words...)
+					framework.Logf("matrix: %s: %s/%s: %d %v", row, target.pod, target.container, code, err)
 					continue
 				}
 				framework.ExpectNoError(err, "checkpoint of %s/%s on %s", target.pod, target.container, row)
+				framework.Logf("matrix: %s: %s/%s: 200 %s", row, target.pod, target.container, result.ArchivePaths[0])
 				gomega.Expect(result.NodeName).To(gomega.Equal(row.node))
 				inspectArchive(ctx, f, row.node, result.ArchivePaths[0])
 				readWithCheckpointctl(result.ArchivePaths[0], target.container, target.container == "client")

@@ -180,12 +180,12 @@ func TestCheckpointKubeletOutcomes(t *testing.T) {
 		{
 			name: "runtime without CheckpointContainer (containerd 1.7)", pod: "old",
 			kubelet: kubeletAnswers(500, "checkpointing of ns/old/app failed (rpc error: code = Unimplemented desc = method CheckpointContainer not implemented)"),
-			code:    501, words: []string{"node oldnode cannot checkpoint: its container runtime containerd v1.7.35 does not implement the CRI call CheckpointContainer; containerd v2.0 or newer can", "method CheckpointContainer not implemented"},
+			code:    501, words: []string{"node oldnode cannot checkpoint: its container runtime containerd 1.7.35 does not implement the CRI call CheckpointContainer; containerd v2.0 or newer can", "method CheckpointContainer not implemented"},
 		},
 		{
 			name: "runtime with CRIU turned off", pod: "web",
 			kubelet: kubeletAnswers(500, `checkpointing of ns/web/app failed (rpc error: code = Unknown desc = failed to checkpoint container "c1": criu support is disabled by configuration)`),
-			code:    501, words: []string{"node node1 cannot checkpoint: its container runtime containerd v2.2.9 has CRIU turned off (containerd: enable_criu = false", "criu support is disabled by configuration"},
+			code:    501, words: []string{"node node1 cannot checkpoint: its container runtime containerd 2.2.9 has CRIU turned off (containerd: enable_criu = false", "criu support is disabled by configuration"},
 		},
 		{
 			name: "runtime timed out", pod: "web", query: "timeoutSeconds=3",

@@ -106,7 +106,7 @@ func run(m *testing.M) int {
 		return 1
 	}
 	oldNode, windowsNode := framework.LinuxNode, framework.LinuxNode
-	oldNode.KubeletVersion, oldNode.ContainerRuntimeVersion = "v1.34.4", "containerd://v1.7.35"
+	oldNode.KubeletVersion, oldNode.ContainerRuntimeVersion = "v1.34.4", "containerd://1.7.35"
 	windowsNode.OperatingSystem, windowsNode.ContainerRuntimeVersion = "windows", "containerd://2.2.9"
 	for _, n := range []struct {
 		name string

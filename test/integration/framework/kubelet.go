@@ -122,7 +122,7 @@ func (k *FakeKubelet) Stop() {
 
 // LinuxNode is what a Linux node reports of itself by default here: the
 // node stack of make local-up.
-var LinuxNode = corev1.NodeSystemInfo{OperatingSystem: "linux", Architecture: "amd64", KubeletVersion: "v1.37.2", ContainerRuntimeVersion: "containerd://v2.2.9"}
+var LinuxNode = corev1.NodeSystemInfo{OperatingSystem: "linux", Architecture: "amd64", KubeletVersion: "v1.37.2", ContainerRuntimeVersion: "containerd://2.2.9"}
 
 // RegisterNode creates a Node whose InternalIP is loopback and whose kubelet
 // port is port, as a Linux kubelet would report it.

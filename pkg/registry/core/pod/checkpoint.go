@@ -50,9 +50,10 @@ type CheckpointTarget struct {
 	Location *url.URL
 	// Node is the connection to the kubelet of the pod's node.
 	Node *client.ConnectionInfo
-	// NodeInfo is what the pod's node reports of its kubelet, container
-	// runtime and operating system; empty when the node is not looked up.
-	NodeInfo api.NodeSystemInfo
+	// NodeStatus is what the pod's node reports of itself: its kubelet,
+	// container runtime and operating system, and its conditions; empty when
+	// the node is not looked up.
+	NodeStatus api.NodeStatus
 }
 
 // CheckpointLocation resolves the pod and the container to checkpoint and the
@@ -82,7 +83,7 @@ func CheckpointLocation(
 	if err != nil {
 		return nil, err
 	}
-	var system api.NodeSystemInfo
+	var nodeStatus api.NodeStatus
 	if nodes != nil {
 		obj, err := nodes.Get(genericapirequest.WithNamespace(ctx, ""), pod.Spec.NodeName, &metav1.GetOptions{ResourceVersion: "0"})
 		if err != nil {
@@ -92,7 +93,7 @@ func CheckpointLocation(
 		if !ok {
 			return nil, errors.NewInternalError(fmt.Errorf("unexpected object type %T", obj))
 		}
-		system = node.Status.NodeInfo
+		nodeStatus = node.Status
 	}
 	nodeInfo, err := connInfo.GetConnectionInfo(ctx, types.NodeName(pod.Spec.NodeName))
 	if err != nil {
@@ -109,8 +110,8 @@ func CheckpointLocation(
 			Path:     fmt.Sprintf("/checkpoint/%s/%s/%s", pod.Namespace, pod.Name, container),
 			RawQuery: params.Encode(),
 		},
-		Node:     nodeInfo,
-		NodeInfo: system,
+		Node:       nodeInfo,
+		NodeStatus: nodeStatus,
 	}, nil
 }
 

@@ -73,7 +73,7 @@ func runtimeCannotCheckpoint(t *pod.CheckpointTarget, body string) error {
 // nodeCannotCheckpoint refuses, before its kubelet is asked, a node that
 // cannot run CRIU at all.
 func nodeCannotCheckpoint(t *pod.CheckpointTarget) error {
-	if system := t.NodeInfo.OperatingSystem; system != "" && system != "linux" {
+	if system := t.NodeStatus.NodeInfo.OperatingSystem; system != "" && system != "linux" {
 		return notImplemented(fmt.Sprintf("node %s cannot checkpoint: it runs %s (status.nodeInfo.operatingSystem), and containers are checkpointed by CRIU, which runs only on Linux nodes", t.Pod.Spec.NodeName, system))
 	}
 	return nil
@@ -91,7 +91,7 @@ func notImplemented(msg string) error {
 // runtimeOf names the node's runtime and version as the node reports them
 // ("containerd://1.7.35" is containerd 1.7.35).
 func runtimeOf(t *pod.CheckpointTarget) string {
-	name, version, ok := strings.Cut(t.NodeInfo.ContainerRuntimeVersion, "://")
+	name, version, ok := strings.Cut(t.NodeStatus.NodeInfo.ContainerRuntimeVersion, "://")
 	if !ok || name == "" {
 		return "(unknown: the node reports no status.nodeInfo.containerRuntimeVersion)"
 	}
@@ -100,7 +100,7 @@ func runtimeOf(t *pod.CheckpointTarget) string {
 
 // runtimeThatCan says which release of the node's runtime checkpoints.
 func runtimeThatCan(t *pod.CheckpointTarget) string {
-	name, _, _ := strings.Cut(t.NodeInfo.ContainerRuntimeVersion, "://")
+	name, _, _ := strings.Cut(t.NodeStatus.NodeInfo.ContainerRuntimeVersion, "://")
 	switch name {
 	case "containerd":
 		return "containerd v2.0 or newer can, with CRIU 4.2 or newer on the node"

@@ -475,12 +475,12 @@ func TestCheckpointRuntimeCannot(t *testing.T) {
 		want                int32
 		words               []string
 	}{
-		{name: "containerd 1.7 lacks the RPC", runtime: "containerd://v1.7.35",
+		{name: "containerd 1.7 lacks the RPC", runtime: "containerd://1.7.35",
 			body: failed + "Unimplemented desc = method CheckpointContainer not implemented)", want: 501,
-			words: []string{"node node1 cannot checkpoint: its container runtime containerd v1.7.35 does not implement the CRI call CheckpointContainer; containerd v2.0 or newer can", "method CheckpointContainer not implemented"}},
-		{name: "containerd 2.2 with enable_criu = false", runtime: "containerd://v2.2.9",
+			words: []string{"node node1 cannot checkpoint: its container runtime containerd 1.7.35 does not implement the CRI call CheckpointContainer; containerd v2.0 or newer can", "method CheckpointContainer not implemented"}},
+		{name: "containerd 2.2 with enable_criu = false", runtime: "containerd://2.2.9",
 			body: failed + `Unknown desc = failed to checkpoint container "c1": criu support is disabled by configuration)`, want: 501,
-			words: []string{"its container runtime containerd v2.2.9 has CRIU turned off (containerd: enable_criu = false", "criu support is disabled by configuration"}},
+			words: []string{"its container runtime containerd 2.2.9 has CRIU turned off (containerd: enable_criu = false", "criu support is disabled by configuration"}},
 		{name: "containerd 2.4 without CRIU", runtime: "containerd://2.4.2",
 			body: failed + `Unknown desc = failed to checkpoint container "c1": criu binary not found in shim path or system PATH)`, want: 501,
 			words: []string{"its container runtime containerd 2.4.2 finds no CRIU binary: install CRIU 4.2 or newer"}},
