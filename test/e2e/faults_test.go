@@ -213,12 +213,18 @@ func expectUnharmed(ctx context.Context, f *framework.Framework, pod *corev1.Pod
 	if nodes == nil {
 		return
 	}
-	states := nodes.freezerStates(current.Spec.NodeName, string(pod.UID))
-	gomega.Expect(states).NotTo(gomega.BeEmpty(), "no freezer cgroup of pod %s", pod.UID)
+	expectCgroupsThawed(nodes, current.Spec.NodeName, string(pod.UID))
+	gomega.Expect(nodes.archives(current.Spec.NodeName, "checkpoint-"+pod.Name+"_"+f.Namespace.Name+"-")).To(gomega.BeEmpty())
+}
+
+// expectCgroupsThawed expects every cgroup of the pod on node thawed.
+func expectCgroupsThawed(nodes nodes, node, podUID string) {
+	ginkgo.GinkgoHelper()
+	states := nodes.freezerStates(node, podUID)
+	gomega.Expect(states).NotTo(gomega.BeEmpty(), "no freezer cgroup of pod %s", podUID)
 	for file, state := range states {
 		gomega.Expect(state).To(gomega.BeElementOf("THAWED", "0"), "%s", file)
 	}
-	gomega.Expect(nodes.archives(current.Spec.NodeName, "checkpoint-"+pod.Name+"_"+f.Namespace.Name+"-")).To(gomega.BeEmpty())
 }
 
 // expectEvent waits for an Event on the pod that reads

@@ -179,11 +179,7 @@ func expectThawed(ctx context.Context, f *framework.Framework, pod, node string)
 		gomega.Expect(s.State.Running).NotTo(gomega.BeNil(), "container %s", s.Name)
 		gomega.Expect(s.RestartCount).To(gomega.BeZero(), "container %s", s.Name)
 	}
-	states := nodeAccess().freezerStates(node, string(current.UID))
-	gomega.Expect(states).NotTo(gomega.BeEmpty(), "no freezer cgroup of pod %s", current.UID)
-	for file, state := range states {
-		gomega.Expect(state).To(gomega.BeElementOf("THAWED", "0"), "%s", file)
-	}
+	expectCgroupsThawed(nodeAccess(), node, string(current.UID))
 }
 
 // readWithCheckpointctl reads the archive with checkpointctl inspect, as a
