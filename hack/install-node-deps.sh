@@ -24,6 +24,7 @@ set -o errexit -o nounset -o pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 source "${ROOT}/hack/lib/local-cluster.sh"
+source "${ROOT}/hack/lib/staging.sh"
 NODE_BIN="${DEPS}/bin"
 CNI_BIN="${DEPS}/cni/bin"
 mkdir -p "${NODE_BIN}" "${CNI_BIN}" "${DEPS}/src"
@@ -152,14 +153,12 @@ kubelet_version() { # version
 	dir=$(stack_dir kubelet "${v}")
 	[[ -x "${dir}/kubelet" ]] && return
 	log "kubelet ${v}"
-	local src="${DEPS}/src/kubelet-${v}" modfile minor=${v#v1.}
+	local src="${DEPS}/src/kubelet-${v}" modules minor=${v#v1.}
 	minor=${minor%%.*}
 	mkdir -p "${src}" "${dir}"
-	modfile=$(go mod download -json "k8s.io/kubernetes@${v}" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')
-	[[ -f "${modfile}" ]] || { echo "cannot download k8s.io/kubernetes@${v}" >&2; exit 1; }
+	modules=$(staging_modules "${v}")
 	(cd "${src}" && rm -f go.mod go.sum && go mod init "kubelet-${v}" >/dev/null 2>&1 &&
-		sed -n 's#^\t\(k8s.io/[a-z0-9-]*\) => ./staging/src/k8s.io/.*#\1=\1@v0.'"${v#v1.}"'#p' "${modfile}" |
-		while read -r r; do go mod edit -replace "${r}"; done &&
+		for m in ${modules}; do go mod edit -replace "${m}=${m}@v0.${v#v1.}"; done &&
 		go get "k8s.io/kubernetes/cmd/kubelet@${v}" >/dev/null)
 	local pkg=k8s.io/component-base/version
 	(cd "${src}" && go build -ldflags "-X ${pkg}.gitMajor=1 -X ${pkg}.gitMinor=${minor} -X ${pkg}.gitVersion=${v} -X ${pkg}.gitTreeState=clean" \

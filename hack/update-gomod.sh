@@ -10,13 +10,13 @@ cd "${ROOT}"
 KUBE_VERSION=${KUBE_VERSION:-$(sed -n 's/^KUBE_VERSION[ ?:]*=[ ]*//p' Makefile)}
 STAGING_VERSION="v0.${KUBE_VERSION#v1.}"
 
-modfile=$(go mod download -json "k8s.io/kubernetes@${KUBE_VERSION}" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')
-[[ -f "${modfile}" ]] || { echo "cannot download k8s.io/kubernetes@${KUBE_VERSION}" >&2; exit 1; }
+source "${ROOT}/hack/lib/staging.sh"
+modules=$(staging_modules "${KUBE_VERSION}")
 
 block=$(
 	echo "// BEGIN generated staging replaces (hack/update-gomod.sh from k8s.io/kubernetes@${KUBE_VERSION})"
 	echo "replace ("
-	sed -n 's#^\t\(k8s.io/[a-z0-9-]*\) => ./staging/src/k8s.io/.*#\t\1 => \1 '"${STAGING_VERSION}"'#p' "${modfile}"
+	for m in ${modules}; do printf '\t%s => %s %s\n' "${m}" "${m}" "${STAGING_VERSION}"; done
 	echo ")"
 	echo "// END generated staging replaces"
 )
