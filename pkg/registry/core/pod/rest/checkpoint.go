@@ -404,12 +404,7 @@ func (h *checkpointHandler) kubeletError(code int, body string) error {
 		// is not (or no longer) running there.
 		return apierrors.NewNotFound(core.Resource("pods"), fmt.Sprintf("%s/%s (the kubelet of node %s: %s)", t.Pod.Name, t.Container, nodeName, body))
 	case code == http.StatusNotFound:
-		return &apierrors.StatusError{ErrStatus: metav1.Status{
-			Status:  metav1.StatusFailure,
-			Code:    http.StatusNotImplemented,
-			Reason:  StatusReasonNotImplemented,
-			Message: fmt.Sprintf("node %s does not support checkpointing: its kubelet has no checkpoint endpoint (the kubelet's ContainerCheckpoint feature gate is off, or the kubelet is older than v1.25)", nodeName),
-		}}
+		return notImplemented(fmt.Sprintf("node %s does not support checkpointing: its kubelet has no checkpoint endpoint (the kubelet's ContainerCheckpoint feature gate is off, or the kubelet is older than v1.25)", nodeName))
 	case code == http.StatusUnauthorized || code == http.StatusForbidden:
 		return apierrors.NewInternalError(fmt.Errorf("the kubelet of node %s refused the apiserver (HTTP %d: %s): the apiserver's kubelet client identity needs the create verb on nodes/checkpoint, which the ClusterRole system:kubelet-api-admin grants", nodeName, code, body))
 	case strings.Contains(body, "DeadlineExceeded") || strings.Contains(body, "deadline exceeded"):

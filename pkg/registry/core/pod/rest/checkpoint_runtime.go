@@ -79,6 +79,7 @@ func nodeCannotCheckpoint(t *pod.CheckpointTarget) error {
 	return nil
 }
 
+// notImplemented is the 501 of a node that cannot checkpoint.
 func notImplemented(msg string) error {
 	return &apierrors.StatusError{ErrStatus: metav1.Status{
 		Status:  metav1.StatusFailure,
