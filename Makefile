@@ -24,7 +24,7 @@ export GOFLAGS := -buildvcs=false
 STAGING := staging/src/github.com/kube-checkpoint
 STAGING_MODULES := $(STAGING)/client-go $(STAGING)/kubectl
 
-.PHONY: all build kube-apiserver kubectl cluster-binaries images local-up local-down kind-binaries kind-image kind-up kind-down test-e2e-kind test-e2e-skew test-e2e-skew-full test-binaries verify verify-upstream update-upstream test test-unit test-integration test-e2e bench bench-rss bench-fleet clean
+.PHONY: all build kube-apiserver kubectl cluster-binaries images local-up local-down kind-binaries kind-image kind-up kind-down test-e2e-kind test-e2e-skew test-e2e-skew-full test-binaries verify verify-upstream update-upstream test test-unit fuzz test-integration test-e2e bench bench-rss bench-fleet clean
 
 all: build
 
@@ -131,6 +131,23 @@ test:
 test-unit:
 	go test ./pkg/... ./plugin/... ./cmd/... ./test/bench/... ./test/images/... ./test/utils/... ./hack/...
 	for m in $(STAGING_MODULES); do (cd $$m && go test ./...) || exit 1; done
+	$(MAKE) --no-print-directory fuzz FUZZTIME=5s
+
+## fuzz: each Go fuzz target for FUZZTIME (default 1m; make test-unit runs
+## each for 5s): the query's decoding and validation, the mapping of kubelet
+## answers to API errors, the archive name and the node-condition flag. A
+## crash is written under the package's testdata/fuzz, where it stays as a
+## row of the seed corpus that every go test runs.
+FUZZTIME ?= 1m
+FUZZ_TARGETS := ./pkg/apis/core/v1:FuzzDecodeQueryParameters \
+	./pkg/registry/core/pod/rest:FuzzKubeletAnswer \
+	./pkg/registry/core/pod/rest:FuzzArchiveName \
+	./pkg/registry/core/pod/rest:FuzzParseNodeConditions
+fuzz:
+	@for t in $(FUZZ_TARGETS); do \
+		echo "+++ fuzz $${t#*:} ($${t%%:*}) for $(FUZZTIME)"; \
+		go test -run '^$$' -fuzz "^$${t#*:}\$$" -fuzztime $(FUZZTIME) "$${t%%:*}" || exit 1; \
+	done
 
 test-integration: test-binaries
 	KUBE_CHECKPOINT_BIN=$(CURDIR)/$(BIN) go test -count=1 -timeout 30m ./test/integration/... $(TEST_ARGS)

@@ -17,11 +17,13 @@ limitations under the License.
 package controlplane
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/spf13/pflag"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	utilerrors "k8s.io/apimachinery/pkg/util/errors"
 	apirequest "k8s.io/apiserver/pkg/endpoints/request"
@@ -104,6 +106,39 @@ func TestCheckpointOptionsValidate(t *testing.T) {
 		if (err == nil) != (tc.want == "") || (err != nil && err.Error() != tc.want) {
 			t.Errorf("%s/%s: got %v, want %q", tc.def, tc.max, err, tc.want)
 		}
+	}
+}
+
+// TestCheckpointRefuseNodeConditionsFlag: the default, a value of the
+// operator's, an empty value that refuses none, and a value Validate refuses.
+func TestCheckpointRefuseNodeConditionsFlag(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+		err  string
+	}{
+		{want: "[Ready=False Ready=Unknown DiskPressure=True]"},
+		{args: []string{"--checkpoint-refuse-node-conditions=DiskPressure=True,MemoryPressure=True"}, want: "[DiskPressure=True MemoryPressure=True]"},
+		{args: []string{"--checkpoint-refuse-node-conditions="}, want: "[]"},
+		{args: []string{"--checkpoint-refuse-node-conditions=DiskPressure"}, want: "[]",
+			err: `--checkpoint-refuse-node-conditions=DiskPressure: "DiskPressure" is not a node condition: write TYPE=STATUS, such as DiskPressure=True`},
+	} {
+		o := NewCheckpointOptions()
+		fs := pflag.NewFlagSet("kube-apiserver", pflag.ContinueOnError)
+		o.AddFlags(fs)
+		if err := fs.Parse(tc.args); err != nil {
+			t.Fatal(err)
+		}
+		err := utilerrors.NewAggregate(o.Validate())
+		if (err == nil) != (tc.err == "") || (err != nil && err.Error() != tc.err) {
+			t.Errorf("%q: got %v, want %q", tc.args, err, tc.err)
+		}
+		if got := fmt.Sprint(o.NodeConditions()); got != tc.want {
+			t.Errorf("%q: conditions %s, want %s", tc.args, got, tc.want)
+		}
+	}
+	if fmt.Sprint(NewCheckpointOptions().RefuseNodeConditions) != "[Ready=False Ready=Unknown DiskPressure=True]" {
+		t.Error("parsing a flag changed the default of the next")
 	}
 }
 

@@ -18,9 +18,12 @@ package controlplane
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
+
+	podrest "github.com/kube-checkpoint/kubernetes/pkg/registry/core/pod/rest"
 )
 
 // CheckpointOptions are the kube-apiserver flags of the checkpoint subresource.
@@ -33,6 +36,9 @@ type CheckpointOptions struct {
 	MaxInflightPerNode int
 	// InflightWait is how long a checkpoint waits for a place on its node.
 	InflightWait time.Duration
+	// RefuseNodeConditions are the node conditions, TYPE=STATUS, in which
+	// no container of the node is checkpointed.
+	RefuseNodeConditions []string
 }
 
 // NewCheckpointOptions returns the defaults: the kubelet's own default runtime
@@ -46,7 +52,8 @@ func NewCheckpointOptions() *CheckpointOptions {
 		MaxInflightPerNode: 4,
 		// A burst of checkpoints is served at the node's pace; one small
 		// checkpoint takes well under a second.
-		InflightWait: 30 * time.Second,
+		InflightWait:         30 * time.Second,
+		RefuseNodeConditions: append([]string(nil), podrest.DefaultRefuseNodeConditions...),
 	}
 }
 
@@ -61,6 +68,15 @@ func (o *CheckpointOptions) AddFlags(fs *pflag.FlagSet) {
 		"The largest number of pods/checkpoint requests that run at once against one node, counted over every kube-apiserver of the cluster (with Leases in kube-system; give every replica the same value); more wait up to --checkpoint-inflight-wait for a place, then are refused with 429 and Retry-After. 0 means no limit. Needs the ContainerCheckpointAPI feature gate.")
 	fs.DurationVar(&o.InflightWait, "checkpoint-inflight-wait", o.InflightWait,
 		"How long a pods/checkpoint request whose node already has --checkpoint-max-inflight-per-node checkpoints in flight waits for one of them to end before it is refused with 429. 0 refuses at once. Needs the ContainerCheckpointAPI feature gate.")
+	fs.StringSliceVar(&o.RefuseNodeConditions, "checkpoint-refuse-node-conditions", o.RefuseNodeConditions,
+		"The node conditions, TYPE=STATUS (STATUS True, False or Unknown), in which no container of the node is checkpointed: a pods/checkpoint request for a pod on such a node is refused with 503 and Retry-After before its kubelet is asked. An empty value refuses none. Needs the ContainerCheckpointAPI feature gate.")
+}
+
+// NodeConditions returns the parsed --checkpoint-refuse-node-conditions,
+// which Validate has checked.
+func (o *CheckpointOptions) NodeConditions() []podrest.NodeCondition {
+	conditions, _ := podrest.ParseNodeConditions(o.RefuseNodeConditions)
+	return conditions
 }
 
 // Validate checks the flags.
@@ -76,6 +92,9 @@ func (o *CheckpointOptions) Validate() []error {
 	}
 	if o.MaxInflightPerNode < 0 {
 		errs = append(errs, fmt.Errorf("--checkpoint-max-inflight-per-node must not be negative, got %d", o.MaxInflightPerNode))
+	}
+	if _, err := podrest.ParseNodeConditions(o.RefuseNodeConditions); err != nil {
+		errs = append(errs, fmt.Errorf("--checkpoint-refuse-node-conditions=%s: %w", strings.Join(o.RefuseNodeConditions, ","), err))
 	}
 	if o.DefaultTimeout > o.MaxTimeout {
 		errs = append(errs, fmt.Errorf("--checkpoint-default-timeout (%s) must not exceed --checkpoint-max-timeout (%s)", o.DefaultTimeout, o.MaxTimeout))

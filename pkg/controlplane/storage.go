@@ -77,14 +77,15 @@ func (p *legacyProviderWithCheckpoint) NewRESTStorage(apiResourceConfigSource se
 		return info, fmt.Errorf("nodes are served by %T, which cannot get a node: the checkpoint subresource cannot read what a node reports of itself", storage["nodes"])
 	}
 	storage["pods/checkpoint"] = &podrest.CheckpointREST{
-		Store:          exec.Store,
-		Nodes:          nodes,
-		KubeletConn:    exec.KubeletConn,
-		DefaultTimeout: p.checkpoint.DefaultTimeout,
-		MaxTimeout:     p.checkpoint.MaxTimeout,
-		Claims:         p.claims,
-		Events:         p.events,
-		Serializer:     info.NegotiatedSerializer,
+		Store:                exec.Store,
+		Nodes:                nodes,
+		KubeletConn:          exec.KubeletConn,
+		DefaultTimeout:       p.checkpoint.DefaultTimeout,
+		MaxTimeout:           p.checkpoint.MaxTimeout,
+		RefuseNodeConditions: p.checkpoint.NodeConditions(),
+		Claims:               p.claims,
+		Events:               p.events,
+		Serializer:           info.NegotiatedSerializer,
 	}
 	podrest.RegisterCheckpointMetrics()
 	return info, nil

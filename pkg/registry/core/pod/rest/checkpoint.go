@@ -90,6 +90,10 @@ type CheckpointREST struct {
 	// encoding it cannot write is refused (406) before the checkpoint is
 	// taken, not after; nil checks nothing.
 	Serializer runtime.NegotiatedSerializer
+	// RefuseNodeConditions are the node conditions in which no container of
+	// the node is checkpointed (--checkpoint-refuse-node-conditions); none
+	// refuses nothing.
+	RefuseNodeConditions []NodeCondition
 	// Clock bounds each checkpoint and spaces checkpoints of one container;
 	// nil is the real clock.
 	Clock clock.Clock
@@ -158,9 +162,15 @@ func (r *CheckpointREST) Connect(ctx context.Context, name string, opts runtime.
 	if err != nil {
 		return nil, err
 	}
-	if err := nodeCannotCheckpoint(target); err != nil {
-		recordRefused(http.StatusNotImplemented)
-		return nil, err
+	// What protects the node is checked before anything is asked of it.
+	for _, refused := range []error{
+		nodeCannotCheckpoint(target),
+		archiveNameTooLong(target),
+		nodeConditionRefuses(target, r.RefuseNodeConditions),
+	} {
+		if refused != nil {
+			return nil, r.refuse(target, refused)
+		}
 	}
 	return &checkpointHandler{rest: r, target: target, timeout: timeout, responder: responder}, nil
 }
@@ -333,11 +343,9 @@ func (h *checkpointHandler) checkpoint(clientCtx context.Context) (*checkpointv1
 		return nil, h.kubeletError(resp.StatusCode, kubeletText(body))
 	}
 
-	var answer struct {
-		Items []string `json:"items"`
-	}
-	if err := json.Unmarshal(body, &answer); err != nil || len(answer.Items) == 0 {
-		return nil, apierrors.NewInternalError(fmt.Errorf("the kubelet of node %s answered the checkpoint without an archive path: %s", nodeName, kubeletText(body)))
+	paths, err := archivePaths(nodeName, body)
+	if err != nil {
+		return nil, err
 	}
 	return &checkpointv1.PodCheckpointResult{
 		TypeMeta:             metav1.TypeMeta{APIVersion: checkpointv1.SchemeGroupVersion.String(), Kind: "PodCheckpointResult"},
@@ -347,10 +355,22 @@ func (h *checkpointHandler) checkpoint(clientCtx context.Context) (*checkpointv1
 		PodName:              t.Pod.Name,
 		PodUID:               string(t.Pod.UID),
 		ContainerName:        t.Container,
-		ArchivePaths:         answer.Items,
+		ArchivePaths:         paths,
 		CheckpointTime:       metav1.NewTime(clk.Now()),
 		DurationMilliseconds: clk.Since(start).Milliseconds(),
 	}, nil
+}
+
+// archivePaths reads where the kubelet wrote the archive from its answer,
+// {"items": [PATH, ...]}.
+func archivePaths(nodeName string, body []byte) ([]string, error) {
+	var answer struct {
+		Items []string `json:"items"`
+	}
+	if err := json.Unmarshal(body, &answer); err != nil || len(answer.Items) == 0 {
+		return nil, apierrors.NewInternalError(fmt.Errorf("the kubelet of node %s answered the checkpoint without an archive path: %s", nodeName, kubeletText(body)))
+	}
+	return answer.Items, nil
 }
 
 // transportError maps a failed exchange with the kubelet: the client hung up,

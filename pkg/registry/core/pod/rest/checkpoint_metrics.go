@@ -46,7 +46,7 @@ var (
 			Namespace:      checkpointMetricsNamespace,
 			Subsystem:      checkpointMetricsSubsystem,
 			Name:           "refused_total",
-			Help:           "Counter of pods/checkpoint requests refused without asking a kubelet to protect a node or an archive, by HTTP response code (429: the node had --checkpoint-max-inflight-per-node in flight; 409: the container already had one; 501: the node runs an operating system CRIU does not run on).",
+			Help:           "Counter of pods/checkpoint requests refused without asking a kubelet to protect a node or an archive, by HTTP response code (429: the node had --checkpoint-max-inflight-per-node in flight; 409: the container already had one; 400: the kubelet could not name the archive; 503: the node is in a condition of --checkpoint-refuse-node-conditions; 501: the node runs an operating system CRIU does not run on).",
 			StabilityLevel: metrics.ALPHA,
 		},
 		[]string{"code"},

@@ -96,7 +96,9 @@ func runtimeOf(t *pod.CheckpointTarget) string {
 	if !ok || name == "" {
 		return "(unknown: the node reports no status.nodeInfo.containerRuntimeVersion)"
 	}
-	return name + " " + kubeletText([]byte(version))
+	// The node writes its own status: what it says is quoted as a kubelet's
+	// answer is.
+	return kubeletText([]byte(name + " " + version))
 }
 
 // runtimeThatCan says which release of the node's runtime checkpoints.
