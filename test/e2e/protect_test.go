@@ -69,12 +69,25 @@ var _ = framework.Describe("pods/checkpoint node protection", framework.WithFeat
 		// The node's kubelet reports its own DiskPressure again within its
 		// status update period (10 s), so the pressure is set again before
 		// each try; the answer is read without client-go's retries, which
-		// would wait out the Retry-After.
+		// would wait out the Retry-After. A try that reached the apiserver
+		// before the pressure did was checkpointed: its archive is removed,
+		// and the next try made.
 		var err error
 		gomega.Eventually(ctx, func() int32 {
 			setDiskPressure(ctx, client, node, corev1.ConditionTrue)
-			err = f.ClientSet.CoreV1().RESTClient().Post().Namespace(f.Namespace.Name).Resource("pods").Name(pod.Name).
-				SubResource("checkpoint").MaxRetries(0).Do(ctx).Error()
+			var raw []byte
+			raw, err = f.ClientSet.CoreV1().RESTClient().Post().Namespace(f.Namespace.Name).Resource("pods").Name(pod.Name).
+				SubResource("checkpoint").MaxRetries(0).Do(ctx).Raw()
+			if err == nil {
+				var result checkpointv1.PodCheckpointResult
+				framework.ExpectNoError(json.Unmarshal(raw, &result))
+				if nodes := nodeAccess(); nodes != nil {
+					for _, archive := range result.ArchivePaths {
+						nodes.remove(node, archive)
+					}
+				}
+				return 200
+			}
 			if status, ok := err.(apierrors.APIStatus); ok {
 				return status.Status().Code
 			}

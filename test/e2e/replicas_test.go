@@ -281,6 +281,10 @@ func waitReady(ctx context.Context, configs []*rest.Config) {
 			return err
 		}).WithTimeout(2 * time.Minute).WithPolling(time.Second).Should(gomega.Succeed())
 	}
+	// Every kubelet has renewed its Lease since (so the node monitor will not
+	// mark its node Ready=Unknown for the time no apiserver answered) and
+	// reports its node Ready.
+	since := time.Now()
 	client := kubernetes.NewForConfigOrDie(configs[0])
 	gomega.Eventually(ctx, func() ([]string, error) {
 		nodes, err := client.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
@@ -293,7 +297,11 @@ func waitReady(ctx context.Context, configs []*rest.Config) {
 			for _, c := range n.Status.Conditions {
 				ready = ready || (c.Type == corev1.NodeReady && c.Status == corev1.ConditionTrue)
 			}
-			if !ready {
+			lease, err := client.CoordinationV1().Leases(corev1.NamespaceNodeLease).Get(ctx, n.Name, metav1.GetOptions{})
+			if err != nil {
+				return nil, err
+			}
+			if !ready || lease.Spec.RenewTime == nil || lease.Spec.RenewTime.Time.Before(since) {
 				notReady = append(notReady, n.Name)
 			}
 		}
