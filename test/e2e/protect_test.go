@@ -75,10 +75,10 @@ var _ = framework.Describe("pods/checkpoint node protection", framework.WithFeat
 		var err error
 		gomega.Eventually(ctx, func() int32 {
 			setDiskPressure(ctx, client, node, corev1.ConditionTrue)
-			var raw []byte
-			raw, err = f.ClientSet.CoreV1().RESTClient().Post().Namespace(f.Namespace.Name).Resource("pods").Name(pod.Name).
-				SubResource("checkpoint").MaxRetries(0).Do(ctx).Raw()
-			if err == nil {
+			answer := f.ClientSet.CoreV1().RESTClient().Post().Namespace(f.Namespace.Name).Resource("pods").Name(pod.Name).
+				SubResource("checkpoint").MaxRetries(0).Do(ctx)
+			if err = answer.Error(); err == nil {
+				raw, _ := answer.Raw()
 				var result checkpointv1.PodCheckpointResult
 				framework.ExpectNoError(json.Unmarshal(raw, &result))
 				if nodes := nodeAccess(); nodes != nil {
