@@ -135,14 +135,16 @@ test-unit:
 
 ## fuzz: each Go fuzz target for FUZZTIME (default 1m; make test-unit runs
 ## each for 5s): the query's decoding and validation, the mapping of kubelet
-## answers to API errors, the archive name and the node-condition flag. A
+## answers to API errors, the archive name, the node-condition flag and
+## the kubelet's summary. A
 ## crash is written under the package's testdata/fuzz, where it stays as a
 ## row of the seed corpus that every go test runs.
 FUZZTIME ?= 1m
 FUZZ_TARGETS := ./pkg/apis/core/v1:FuzzDecodeQueryParameters \
 	./pkg/registry/core/pod/rest:FuzzKubeletAnswer \
 	./pkg/registry/core/pod/rest:FuzzArchiveName \
-	./pkg/registry/core/pod/rest:FuzzParseNodeConditions
+	./pkg/registry/core/pod/rest:FuzzParseNodeConditions \
+	./pkg/registry/core/pod/rest:FuzzSummary
 fuzz:
 	@for t in $(FUZZ_TARGETS); do \
 		echo "+++ fuzz $${t#*:} ($${t%%:*}) for $(FUZZTIME)"; \

@@ -39,6 +39,9 @@ type CheckpointOptions struct {
 	// RefuseNodeConditions are the node conditions, TYPE=STATUS, in which
 	// no container of the node is checkpointed.
 	RefuseNodeConditions []string
+	// NodeDiskReserve is what an archive must leave free on its node's
+	// kubelet file system, a percentage or a quantity; empty asks nothing.
+	NodeDiskReserve string
 }
 
 // NewCheckpointOptions returns the defaults: the kubelet's own default runtime
@@ -54,6 +57,7 @@ func NewCheckpointOptions() *CheckpointOptions {
 		// checkpoint takes well under a second.
 		InflightWait:         30 * time.Second,
 		RefuseNodeConditions: append([]string(nil), podrest.DefaultRefuseNodeConditions...),
+		NodeDiskReserve:      podrest.DefaultDiskReserve,
 	}
 }
 
@@ -70,6 +74,18 @@ func (o *CheckpointOptions) AddFlags(fs *pflag.FlagSet) {
 		"How long a pods/checkpoint request whose node already has --checkpoint-max-inflight-per-node checkpoints in flight waits for one of them to end before it is refused with 429. 0 refuses at once. Needs the ContainerCheckpointAPI feature gate.")
 	fs.StringSliceVar(&o.RefuseNodeConditions, "checkpoint-refuse-node-conditions", o.RefuseNodeConditions,
 		"The node conditions, TYPE=STATUS (STATUS True, False or Unknown), in which no container of the node is checkpointed: a pods/checkpoint request for a pod on such a node is refused with 503 and Retry-After before its kubelet is asked. An empty value refuses none. Needs the ContainerCheckpointAPI feature gate.")
+	fs.StringVar(&o.NodeDiskReserve, "checkpoint-node-disk-reserve", o.NodeDiskReserve,
+		"What a checkpoint must leave free on the file system of its node's kubelet root directory, where the archive is written: a percentage of it (15%, which keeps the node out of the kubelet's default hard eviction threshold, nodefs.available<10%) or a quantity (20Gi). Before the checkpoint the apiserver asks the pod's kubelet for its summary (/stats/summary, beside the claims, within 2s) and refuses with 507 an archive, estimated from the container's memory and writable layer, that would leave less free; a kubelet that does not answer in time does not hold the checkpoint up. An empty value asks nothing. Needs the ContainerCheckpointAPI feature gate.")
+}
+
+// DiskReserve returns the parsed --checkpoint-node-disk-reserve, which
+// Validate has checked; nil when it is empty.
+func (o *CheckpointOptions) DiskReserve() *podrest.DiskReserve {
+	if o.NodeDiskReserve == "" {
+		return nil
+	}
+	reserve, _ := podrest.ParseDiskReserve(o.NodeDiskReserve)
+	return &reserve
 }
 
 // NodeConditions returns the parsed --checkpoint-refuse-node-conditions,
@@ -95,6 +111,11 @@ func (o *CheckpointOptions) Validate() []error {
 	}
 	if _, err := podrest.ParseNodeConditions(o.RefuseNodeConditions); err != nil {
 		errs = append(errs, fmt.Errorf("--checkpoint-refuse-node-conditions=%s: %w", strings.Join(o.RefuseNodeConditions, ","), err))
+	}
+	if o.NodeDiskReserve != "" {
+		if _, err := podrest.ParseDiskReserve(o.NodeDiskReserve); err != nil {
+			errs = append(errs, fmt.Errorf("--checkpoint-node-disk-reserve: %w", err))
+		}
 	}
 	if o.DefaultTimeout > o.MaxTimeout {
 		errs = append(errs, fmt.Errorf("--checkpoint-default-timeout (%s) must not exceed --checkpoint-max-timeout (%s)", o.DefaultTimeout, o.MaxTimeout))

@@ -83,6 +83,7 @@ func (p *legacyProviderWithCheckpoint) NewRESTStorage(apiResourceConfigSource se
 		DefaultTimeout:       p.checkpoint.DefaultTimeout,
 		MaxTimeout:           p.checkpoint.MaxTimeout,
 		RefuseNodeConditions: p.checkpoint.NodeConditions(),
+		DiskReserve:          p.checkpoint.DiskReserve(),
 		Claims:               p.claims,
 		Events:               p.events,
 		Serializer:           info.NegotiatedSerializer,

@@ -69,6 +69,9 @@ const (
 	// pathReplica is (a) through the first apiserver replica alone, not
 	// through the load balancer.
 	pathReplica = "a1"
+	// pathUnasked is (a) through the second replica alone, restarted
+	// asking the kubelet for no summary (--checkpoint-node-disk-reserve=).
+	pathUnasked = "a2"
 )
 
 var pathNames = map[string]string{
@@ -77,6 +80,7 @@ var pathNames = map[string]string{
 	pathKubelet: "(c) kubelet /checkpoint, apiserver's client cert",
 	pathCrictl:  "(d) crictl checkpoint --export on the node",
 	pathReplica: "(a) through one apiserver alone",
+	pathUnasked: "(a) through the other apiserver alone, asking no summary",
 }
 
 const (
@@ -240,6 +244,9 @@ func (b *bench) run() (*report, error) {
 		if r.ha, err = b.ha(); err != nil {
 			return r, err
 		}
+		if r.disk, err = b.disk(); err != nil {
+			return r, err
+		}
 	}
 
 	for _, mib := range b.cfg.sizes {
@@ -322,6 +329,8 @@ func (b *bench) checkpoint(path string, pod *corev1.Pod) sample {
 		return b.checkpointThrough(b.pods, pod)
 	case pathReplica:
 		return b.checkpointThrough(b.replicaPods[0], pod)
+	case pathUnasked:
+		return b.checkpointThrough(b.replicaPods[1], pod)
 	case pathProxy:
 		var raw []byte
 		raw, s.err = b.client.CoreV1().RESTClient().Post().
@@ -559,6 +568,9 @@ func (b *bench) eachMetrics(f func(text string) error) error {
 type memoryLevel struct {
 	mib     int
 	samples map[string][]sample
+	// estimate is the apiserver's estimate of the archive from the
+	// kubelet's summary (--checkpoint-node-disk-reserve).
+	estimate uint64
 }
 
 func (b *bench) memory(mib int) (memoryLevel, error) {
@@ -581,6 +593,9 @@ func (b *bench) memory(mib int) (memoryLevel, error) {
 	})
 	if err != nil {
 		return m, fmt.Errorf("pod %s never held %d MiB: %w", name, mib, err)
+	}
+	if m.estimate, err = b.estimate(name, mib); err != nil {
+		return m, err
 	}
 	err = b.interleave(pod, []string{pathAPI, pathCrictl}, b.cfg.sizeSamples, func(path string, s sample) error {
 		if s.err != nil {

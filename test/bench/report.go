@@ -43,6 +43,7 @@ type report struct {
 	memory      []memoryLevel
 	idle        *idleRSS
 	ha          *haReport
+	disk        *diskReport
 }
 
 // stats are the order statistics of some durations.
@@ -125,6 +126,9 @@ func (r *report) summary() string {
 	if r.ha != nil {
 		line += fmt.Sprintf(" ha_added_ms=%.1f throughput32_ratio=%.3f", r.ha.added(), throughputRatio(r.ha.concurrency))
 	}
+	if r.disk != nil {
+		line += fmt.Sprintf(" summary_added_ms=%.1f", r.disk.added())
+	}
 	return line
 }
 
@@ -195,6 +199,9 @@ func (r *report) write(out, plot string) error {
 	if r.ha != nil {
 		r.ha.write(p)
 	}
+	if r.disk != nil {
+		r.disk.write(p)
+	}
 	if r.cfg.fleet != "" {
 		table, err := os.ReadFile(r.cfg.fleet)
 		if err != nil {
@@ -217,12 +224,24 @@ func (r *report) write(out, plot string) error {
 	p("")
 	p("The counter with `-hold-mib N` writes every page of N MiB before it counts. %d checkpoints per path and size, alternating which goes first.", r.cfg.sizeSamples)
 	p("")
-	p("| held MiB | path | n | min (s) | median (s) | max (s) | archive MiB (median) |")
-	p("|---:|---|---:|---:|---:|---:|---:|")
+	p("The apiserver's estimate is what it makes of the kubelet's summary before a checkpoint (the container's resident")
+	p("memory and writable layer, and 1 MiB) to refuse with 507 an archive that would not leave --checkpoint-node-disk-reserve")
+	p("free; it is read once the summary reports the memory held (the kubelet refreshes its stats every few seconds).")
+	p("")
+	p("| held MiB | path | n | min (s) | median (s) | max (s) | archive MiB (median) | apiserver's estimate MiB | estimate / archive |")
+	p("|---:|---|---:|---:|---:|---:|---:|---:|---:|")
 	for _, m := range r.memory {
 		for _, path := range []string{pathAPI, pathCrictl} {
 			s := statsOf(took(m.samples[path]))
-			p("| %d | %s | %d | %s | %s | %s | %.1f |", m.mib, pathNames[path], s.n, sec(s.min), sec(s.median), sec(s.maxD), medianMiB(m.samples[path]))
+			archive := medianMiB(m.samples[path])
+			estimate, ratio := "", ""
+			if path == pathAPI && m.estimate > 0 {
+				estimate = fmt.Sprintf("%.1f", float64(m.estimate)/(1<<20))
+				if archive > 0 {
+					ratio = fmt.Sprintf("%.2f", float64(m.estimate)/(1<<20)/archive)
+				}
+			}
+			p("| %d | %s | %d | %s | %s | %s | %.1f | %s | %s |", m.mib, pathNames[path], s.n, sec(s.min), sec(s.median), sec(s.maxD), archive, estimate, ratio)
 		}
 	}
 	p("")

@@ -27,12 +27,13 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/onsi/ginkgo/v2"
 	"github.com/onsi/gomega"
 
 	"k8s.io/kubernetes/test/e2e/framework"
+
+	testutils "github.com/kube-checkpoint/kubernetes/test/utils"
 )
 
 var (
@@ -171,47 +172,20 @@ func (l localUpNodes) readFile(_, file string) []byte {
 func (l localUpNodes) remove(_, file string) { framework.ExpectNoError(os.Remove(file)) }
 
 func (l localUpNodes) control(name string) daemonControl {
-	return &localUpDaemon{state: l.state, name: name}
+	return &localUpDaemon{testutils.LocalUpDaemon{State: l.state, Name: name}}
 }
 
-// localUpDaemon is a process of make local-up: its pid file is pids/NAME, and
-// daemons/NAME (written by hack/local-up.sh) starts it as local-up did.
-type localUpDaemon struct {
-	state, name string
-	pid         int
-}
-
-func (d *localUpDaemon) pidFile() string { return filepath.Join(d.state, "pids", d.name) }
+// localUpDaemon is a process of make local-up.
+type localUpDaemon struct{ d testutils.LocalUpDaemon }
 
 func (d *localUpDaemon) stop(sig syscall.Signal) {
 	ginkgo.GinkgoHelper()
-	if d.pid == 0 {
-		raw, err := os.ReadFile(d.pidFile())
-		framework.ExpectNoError(err)
-		d.pid, err = strconv.Atoi(strings.TrimSpace(string(raw)))
-		framework.ExpectNoError(err)
-	}
-	framework.ExpectNoError(syscall.Kill(d.pid, sig))
-	gomega.Eventually(func() bool {
-		status, err := os.ReadFile("/proc/" + strconv.Itoa(d.pid) + "/status")
-		return os.IsNotExist(err) || strings.Contains(string(status), "\nState:\tZ")
-	}).WithTimeout(90 * time.Second).Should(gomega.BeTrue())
+	framework.ExpectNoError(d.d.Stop(sig))
 }
 
-// start starts the daemon through local-up's script with extra flags
-// appended, logging where it logged.
 func (d *localUpDaemon) start(extra ...string) {
 	ginkgo.GinkgoHelper()
-	cmd := exec.Command(filepath.Join(d.state, "daemons", d.name), extra...)
-	log, err := os.OpenFile(filepath.Join(d.state, "logs", d.name+".log"), os.O_APPEND|os.O_WRONLY, 0o644)
-	framework.ExpectNoError(err)
-	cmd.Stdout, cmd.Stderr = log, log
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	framework.ExpectNoError(cmd.Start())
-	d.pid = cmd.Process.Pid
-	framework.ExpectNoError(os.WriteFile(d.pidFile(), []byte(strconv.Itoa(d.pid)+"\n"), 0o644))
-	_ = log.Close()
-	go func() { _ = cmd.Wait() }() // reap it when a spec stops it again
+	framework.ExpectNoError(d.d.Start(extra...))
 }
 
 // kindNodes are the nodes of make kind-up: docker containers named after the

@@ -56,7 +56,7 @@ var _ = framework.Describe("pods/checkpoint node protection", framework.WithFeat
 		message := fmt.Sprintf("container %s of pod %s/%s cannot be checkpointed: the kubelet names its archive checkpoint-<pod>_<namespace>-<container>-<time>.tar, which would be %d bytes long, and a file name may have at most 255; the pod's name (180 bytes), namespace (%d) and container name (63) add up to %d bytes, and at most 217 fit: shorten them by %d",
 			container, f.Namespace.Name, pod.Name, names+38, len(f.Namespace.Name), names, names-217)
 		expectStatus(err, 400, message)
-		expectEvent(ctx, f, pod.Name, fmt.Sprintf("kube-apiserver Warning CheckpointRefused Checkpoint of container %s on node %s refused before the node was asked: %s", container, pod.Spec.NodeName, message))
+		expectEvent(ctx, f, pod.Name, fmt.Sprintf("kube-apiserver Warning CheckpointRefused Checkpoint of container %s on node %s refused before the node was asked to checkpoint it: %s", container, pod.Spec.NodeName, message))
 		expectNoEvent(ctx, f, pod.Name, "CheckpointFailed")
 		expectNeverFrozen(ctx, f, pod, container)
 	})
@@ -96,7 +96,7 @@ var _ = framework.Describe("pods/checkpoint node protection", framework.WithFeat
 		message := fmt.Sprintf("node %s reports DiskPressure=True (E2EDiskPressure: set by the checkpoint e2e suite, since ", node)
 		expectStatus(err, 503, message, "kube-apiserver checkpoints no container on a node in that condition (--checkpoint-refuse-node-conditions), and nothing was asked of the node; retry once the condition has cleared")
 		gomega.Expect(err.(apierrors.APIStatus).Status().Details.RetryAfterSeconds).To(gomega.Equal(int32(10)))
-		expectEvent(ctx, f, pod.Name, fmt.Sprintf("kube-apiserver Warning CheckpointRefused Checkpoint of container counter on node %s refused before the node was asked: %s", node, err))
+		expectEvent(ctx, f, pod.Name, fmt.Sprintf("kube-apiserver Warning CheckpointRefused Checkpoint of container counter on node %s refused before the node was asked to checkpoint it: %s", node, err))
 		expectNeverFrozen(ctx, f, pod, "counter")
 
 		// Once the node reports no pressure, the same pod checkpoints.
@@ -106,6 +106,42 @@ var _ = framework.Describe("pods/checkpoint node protection", framework.WithFeat
 			_, err := checkpoints.Checkpoint(ctx, pod.Name, nil)
 			return err
 		}).WithTimeout(time.Minute).WithPolling(time.Second).Should(gomega.Succeed())
+	})
+
+	framework.It("refuses with 507 an archive that would leave less than --checkpoint-node-disk-reserve free, and checkpoints one that fits", framework.WithSerial(), framework.WithDisruptive(), func(ctx context.Context) {
+		skipUnlessDaemons()
+		spec := counterPod("big", "", "counter")
+		spec.Spec.Containers[0].Args = []string{"-hold-mib", "512"}
+		big := createPod(ctx, f, spec)
+		waitForLog(ctx, f, big.Name, "holding 512 MiB")
+		node := big.Spec.NodeName
+		small := createPod(ctx, f, counterPod("small", node, "counter"))
+
+		// What the node's kubelet has free where it writes archives, as the
+		// apiserver will ask it: a reserve that leaves 256 MiB for an archive
+		// refuses the 512 MiB container and lets a small one through.
+		raw, err := f.ClientSet.CoreV1().RESTClient().Get().AbsPath("/api/v1/nodes", node, "proxy/stats/summary").DoRaw(ctx)
+		framework.ExpectNoError(err)
+		var summary struct {
+			Node struct {
+				Fs struct{ AvailableBytes, CapacityBytes int64 } `json:"fs"`
+			} `json:"node"`
+		}
+		framework.ExpectNoError(json.Unmarshal(raw, &summary))
+		reserve := summary.Node.Fs.AvailableBytes - 256<<20
+		gomega.Expect(reserve).To(gomega.BeNumerically(">", 0), "the node has less than 256 MiB free")
+		restartAPIServers(ctx, f, fmt.Sprintf("--checkpoint-node-disk-reserve=%d", reserve))
+
+		checkpoints := typedv1.NewForConfigOrDie(f.ClientConfig()).Pods(f.Namespace.Name)
+		_, err = checkpoints.Checkpoint(ctx, big.Name, nil)
+		expectStatus(err, 507, fmt.Sprintf("the archive of container counter of pod %s/big would not fit on node %s: it is estimated at ", f.Namespace.Name, node),
+			fmt.Sprintf("(--checkpoint-node-disk-reserve=%d) so that the kubelet does not evict pods", reserve))
+		expectEvent(ctx, f, big.Name, fmt.Sprintf("kube-apiserver Warning CheckpointRefused Checkpoint of container counter on node %s refused before the node was asked to checkpoint it: %s", node, err))
+		expectNeverFrozen(ctx, f, big, "counter")
+
+		result, err := checkpoints.Checkpoint(ctx, small.Name, nil)
+		framework.ExpectNoError(err)
+		inspectArchive(ctx, f, node, result.ArchivePaths[0])
 	})
 })
 

@@ -151,26 +151,10 @@ var _ = framework.Describe("pods/checkpoint across apiserver replicas", framewor
 	framework.It("holds --checkpoint-max-inflight-per-node over both replicas", framework.WithSerial(), framework.WithDisruptive(), func(ctx context.Context) {
 		slow := createSlowPod(ctx, f, "slow")
 		small := createPod(ctx, f, counterPod("small", slow.Spec.NodeName, "counter"))
-		// Both replicas restarted with a bound of one checkpoint per node
+		// Every replica restarted with a bound of one checkpoint per node
 		// and no wait, then as they were.
-		configs := replicaConfigs()[:2]
-		var daemons []*daemon
-		for i := range configs {
-			daemons = append(daemons, stopDaemon(apiserverDaemon(i+1), syscall.SIGTERM))
-		}
-		ginkgo.DeferCleanup(func(ctx context.Context) {
-			for _, d := range daemons {
-				if d.running {
-					d.stop(syscall.SIGTERM)
-				}
-				d.start()
-			}
-			waitReady(ctx, configs)
-		})
-		for _, d := range daemons {
-			d.start("--checkpoint-max-inflight-per-node=1", "--checkpoint-inflight-wait=0s")
-		}
-		waitReady(ctx, configs)
+		configs := replicaConfigs()
+		restartAPIServers(ctx, f, "--checkpoint-max-inflight-per-node=1", "--checkpoint-inflight-wait=0s")
 
 		done := make(chan error, 1)
 		go func() {
@@ -242,6 +226,33 @@ func replicaConfigs() []*rest.Config {
 		framework.ExpectNoError(err)
 		configs = append(configs, config)
 	}
+}
+
+// restartAPIServers restarts every apiserver of the cluster with extra
+// flags, and as it was after the spec.
+func restartAPIServers(ctx context.Context, f *framework.Framework, extra ...string) {
+	ginkgo.GinkgoHelper()
+	configs := replicaConfigs()
+	if len(configs) == 0 {
+		configs = []*rest.Config{f.ClientConfig()}
+	}
+	var daemons []*daemon
+	for i := range configs {
+		daemons = append(daemons, stopDaemon(apiserverDaemon(i+1), syscall.SIGTERM))
+	}
+	ginkgo.DeferCleanup(func(ctx context.Context) {
+		for _, d := range daemons {
+			if d.running {
+				d.stop(syscall.SIGTERM)
+			}
+			d.start()
+		}
+		waitReady(ctx, configs)
+	})
+	for _, d := range daemons {
+		d.start(extra...)
+	}
+	waitReady(ctx, configs)
 }
 
 // apiserverDaemon is the local-up daemon name of replica i.

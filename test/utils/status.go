@@ -33,4 +33,5 @@ var ReasonOf = map[int32]metav1.StatusReason{
 	501: "NotImplemented",
 	503: metav1.StatusReasonServiceUnavailable,
 	504: metav1.StatusReasonTimeout,
+	507: "InsufficientStorage",
 }

@@ -151,7 +151,7 @@ func TestFlagsEqualUpstreamPlusCheckpoint(t *testing.T) {
 		}
 		slices.Sort(flags[binary])
 	}
-	want := append(slices.Clone(flags["kube-apiserver-upstream"]), "checkpoint-default-timeout", "checkpoint-inflight-wait", "checkpoint-max-inflight-per-node", "checkpoint-max-timeout", "checkpoint-refuse-node-conditions")
+	want := append(slices.Clone(flags["kube-apiserver-upstream"]), "checkpoint-default-timeout", "checkpoint-inflight-wait", "checkpoint-max-inflight-per-node", "checkpoint-max-timeout", "checkpoint-node-disk-reserve", "checkpoint-refuse-node-conditions")
 	slices.Sort(want)
 	if len(flags["kube-apiserver-upstream"]) < 100 {
 		t.Fatalf("read only %d flags from upstream's --help", len(flags["kube-apiserver-upstream"]))

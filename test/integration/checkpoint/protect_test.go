@@ -20,6 +20,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -107,8 +108,72 @@ func TestCheckpointProtectsTheNode(t *testing.T) {
 			}
 			return len(got) > 0, nil
 		})
-		if err != nil || len(got) != 1 || !strings.HasPrefix(got[0], "Warning CheckpointRefused Checkpoint of container ") || !strings.Contains(got[0], "refused before the node was asked: ") || !strings.Contains(got[0], words) {
+		if err != nil || len(got) != 1 || !strings.HasPrefix(got[0], "Warning CheckpointRefused Checkpoint of container ") || !strings.Contains(got[0], "refused before the node was asked to checkpoint it: ") || !strings.Contains(got[0], words) {
 			t.Errorf("events of %s (%v): %q, want one CheckpointRefused Event with %q", pod, err, got, words)
 		}
+	}
+}
+
+// TestCheckpointDiskReserve: the kubelet stand-in's summary decides. A full
+// disk is refused with 507 and the kubelet never asked to checkpoint; a
+// summary that is slow, missing, malformed, redirected or huge lets the
+// checkpoint go ahead, the slow one after the summary's timeout at most.
+func TestCheckpointDiskReserve(t *testing.T) {
+	ns := newNamespace(t)
+	pod := createPod(t, ns, singlePod("web", nodeName))
+	summary := func(available, capacity, rss uint64) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			_, _ = fmt.Fprintf(w, `{"node":{"nodeName":%q,"fs":{"availableBytes":%d,"capacityBytes":%d}},"pods":[{"podRef":{"name":"web","namespace":%q,"uid":%q},"containers":[{"name":"app","memory":{"rssBytes":%d}}]}]}`,
+				nodeName, available, capacity, ns, pod.UID, rss)
+		}
+	}
+	const gi = 1 << 30
+	t.Cleanup(func() { kubelet.SetSummary(nil) })
+	for _, tc := range []struct {
+		name    string
+		summary http.HandlerFunc
+		code    int
+		words   []string
+	}{
+		{name: "fits", summary: summary(50*gi, 100*gi, gi)},
+		{name: "full", summary: summary(16*gi, 100*gi, 2*gi), code: 507, words: []string{
+			fmt.Sprintf("the archive of container app of pod %s/web would not fit on node node1: it is estimated at 2.0Gi", ns),
+			"has 16.0Gi free of 100.0Gi, and kube-apiserver keeps 15.0Gi of it free (--checkpoint-node-disk-reserve=15%)"}},
+		{name: "missing"},
+		{name: "malformed", summary: kubeletAnswers(200, `{"node":{"fs":`)},
+		{name: "redirected", summary: func(w http.ResponseWriter, r *http.Request) {
+			http.Redirect(w, r, "https://127.0.0.2:1/stats/summary", http.StatusFound)
+		}},
+		{name: "huge", summary: func(w http.ResponseWriter, r *http.Request) {
+			_, _ = w.Write([]byte(`{"node":{"nodeName":"` + strings.Repeat("n", 17<<20) + `"}}`))
+		}},
+		{name: "slow", summary: func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			kubelet.SetSummary(tc.summary)
+			kubelet.SetHandler(kubeletArchive)
+			kubelet.Requests()
+			kubelet.Summaries()
+			time.Sleep(time.Second) // one checkpoint of the container a second
+			start := time.Now()
+			code, err := checkpointQuery(t, server.Admin, ns, "web", "")
+			took := time.Since(start)
+			if kubelet.Summaries() != 1 {
+				t.Errorf("the summary was not asked for once")
+			}
+			if tc.code != 0 {
+				expectRefusal(t, code, err, tc.code, tc.words...)
+				if requests := kubelet.Requests(); len(requests) != 0 {
+					t.Errorf("the kubelet was asked %+v", requests)
+				}
+				return
+			}
+			if err != nil || len(kubelet.Requests()) != 1 {
+				t.Fatalf("got %d %v, want the checkpoint taken", code, err)
+			}
+			if took > 4*time.Second {
+				t.Errorf("took %s, want at most the summary's 2 s and the checkpoint", took)
+			}
+		})
 	}
 }

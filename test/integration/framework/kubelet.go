@@ -48,7 +48,11 @@ type FakeKubelet struct {
 
 	mu       sync.Mutex
 	handler  http.HandlerFunc
+	summary  http.HandlerFunc
 	requests []KubeletRequest
+	// summaries counts the requests for /stats/summary, which Requests
+	// leaves out.
+	summaries int
 }
 
 // StartFakeKubelet serves on a free loopback port with a certificate of pki,
@@ -90,6 +94,23 @@ func (k *FakeKubelet) SetHandler(h http.HandlerFunc) {
 	k.handler = h
 }
 
+// SetSummary chooses how the next requests for the kubelet's summary
+// (/stats/summary) are answered; nil answers 404, as a kubelet without it.
+func (k *FakeKubelet) SetSummary(h http.HandlerFunc) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.summary = h
+}
+
+// Summaries returns and forgets how many summaries were asked for.
+func (k *FakeKubelet) Summaries() int {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	n := k.summaries
+	k.summaries = 0
+	return n
+}
+
 // Requests returns and forgets the requests seen so far.
 func (k *FakeKubelet) Requests() []KubeletRequest {
 	k.mu.Lock()
@@ -105,8 +126,13 @@ func (k *FakeKubelet) serve(w http.ResponseWriter, r *http.Request) {
 		req.ClientCN = r.TLS.PeerCertificates[0].Subject.CommonName
 	}
 	k.mu.Lock()
-	k.requests = append(k.requests, req)
 	h := k.handler
+	if r.URL.Path == "/stats/summary" {
+		k.summaries++
+		h = k.summary
+	} else {
+		k.requests = append(k.requests, req)
+	}
 	k.mu.Unlock()
 	if h == nil {
 		http.NotFound(w, r)

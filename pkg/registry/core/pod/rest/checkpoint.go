@@ -39,6 +39,7 @@ import (
 	genericrest "k8s.io/apiserver/pkg/registry/generic/rest"
 	"k8s.io/apiserver/pkg/registry/rest"
 	"k8s.io/client-go/tools/record"
+	"k8s.io/klog/v2"
 	"k8s.io/kubernetes/pkg/kubelet/client"
 	podregistry "k8s.io/kubernetes/pkg/registry/core/pod"
 	"k8s.io/utils/clock"
@@ -94,6 +95,10 @@ type CheckpointREST struct {
 	// the node is checkpointed (--checkpoint-refuse-node-conditions); none
 	// refuses nothing.
 	RefuseNodeConditions []NodeCondition
+	// DiskReserve is what an archive must leave free on its node
+	// (--checkpoint-node-disk-reserve), asked of the kubelet beside the
+	// claims; nil asks nothing.
+	DiskReserve *DiskReserve
 	// Clock bounds each checkpoint and spaces checkpoints of one container;
 	// nil is the real clock.
 	Clock clock.Clock
@@ -208,6 +213,20 @@ func (h *checkpointHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) 
 	clk := h.rest.clock()
 	// The claims are held as long as the kubelet may take.
 	hold := h.timeout + KubeletGrace
+	// The kubelet's disk is asked about while the claims are taken.
+	var disk chan error
+	if reserve := h.rest.DiskReserve; reserve != nil {
+		disk = make(chan error, 1)
+		go func() {
+			use, err := askDisk(req.Context(), h.target)
+			if err != nil {
+				klog.V(2).InfoS("Checkpoint goes ahead without knowing the node's disk", "node", node, "pod", klog.KObj(p), "err", err)
+				disk <- nil
+				return
+			}
+			disk <- diskRefuses(h.target, use, *reserve)
+		}()
+	}
 	claim, err := h.rest.Claims.ClaimContainer(req.Context(), p.Namespace, p.Name, h.target.Container, node, hold)
 	if err != nil {
 		if apierrors.IsConflict(err) {
@@ -246,6 +265,13 @@ func (h *checkpointHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) 
 		recordRefused(http.StatusTooManyRequests)
 		h.responder.Error(apierrors.NewTooManyRequests(fmt.Sprintf("node %s already has %d checkpoints in flight (kube-apiserver --checkpoint-max-inflight-per-node, counted over every apiserver) and none ended within %s (--checkpoint-inflight-wait, at most the checkpoint's timeout): retry later", node, h.rest.Claims.Max(), min(h.rest.Claims.Wait(), h.timeout)), retryAfterSeconds))
 		return
+	}
+
+	if disk != nil {
+		if err := <-disk; err != nil {
+			h.responder.Error(h.rest.refuse(h.target, err))
+			return
+		}
 	}
 
 	start := clk.Now()

@@ -145,7 +145,7 @@ func (r *CheckpointREST) refuse(t *pod.CheckpointTarget, err error) error {
 	if r.Events != nil {
 		p := t.Pod
 		ref := &corev1.ObjectReference{Kind: "Pod", APIVersion: "v1", Namespace: p.Namespace, Name: p.Name, UID: p.UID}
-		r.Events.Eventf(ref, corev1.EventTypeWarning, "CheckpointRefused", "Checkpoint of container %s on node %s refused before the node was asked: %v", t.Container, p.Spec.NodeName, err)
+		r.Events.Eventf(ref, corev1.EventTypeWarning, "CheckpointRefused", "Checkpoint of container %s on node %s refused before the node was asked to checkpoint it: %v", t.Container, p.Spec.NodeName, err)
 	}
 	return err
 }

@@ -116,7 +116,7 @@ func TestCheckpointProtectsTheNode(t *testing.T) {
 				t.Errorf("refused_total{code=%s} went from %v to %v, want one more", label, before, after)
 			}
 			event := <-events.Events
-			if want := "Warning CheckpointRefused Checkpoint of container app on node node1 refused before the node was asked: " + rec.err.Error(); event != want {
+			if want := "Warning CheckpointRefused Checkpoint of container app on node node1 refused before the node was asked to checkpoint it: " + rec.err.Error(); event != want {
 				t.Errorf("event %q\nwant %q", event, want)
 			}
 		})

@@ -1,0 +1,234 @@
+/*
+Copyright The kube-checkpoint Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package rest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	genericrest "k8s.io/apiserver/pkg/registry/generic/rest"
+	statsapi "k8s.io/kubelet/pkg/apis/stats/v1alpha1"
+
+	"github.com/kube-checkpoint/kubernetes/pkg/registry/core/pod"
+)
+
+// The disk of the node: before its kubelet is asked for an archive, it is
+// asked what it already serves the apiserver (the summary API), and an
+// archive that would leave less than the reserve free is refused with 507.
+
+// DiskReserve is what a checkpoint must leave free on the file system of the
+// kubelet's root directory, where archives are written
+// (--checkpoint-node-disk-reserve): a share of it, or bytes.
+type DiskReserve struct {
+	// Percent of the file system's capacity, when Bytes is 0.
+	Percent int64
+	// Bytes, when not 0.
+	Bytes int64
+	// text is the reserve as the flag wrote it.
+	text string
+}
+
+// DefaultDiskReserve keeps the node out of the kubelet's default hard
+// eviction threshold (nodefs.available<10%) with 5% of margin.
+const DefaultDiskReserve = "15%"
+
+// ParseDiskReserve reads a reserve written as a percentage ("15%") or a
+// quantity ("20Gi"); "0" reserves nothing.
+func ParseDiskReserve(s string) (DiskReserve, error) {
+	s = strings.TrimSpace(s)
+	if p, ok := strings.CutSuffix(s, "%"); ok {
+		n, err := strconv.ParseInt(p, 10, 64)
+		if err != nil || n < 0 || n >= 100 {
+			return DiskReserve{}, fmt.Errorf("%q is not a disk reserve: a percentage is a whole number from 0 to 99", s)
+		}
+		return DiskReserve{Percent: n, text: s}, nil
+	}
+	q, err := resource.ParseQuantity(s)
+	if err != nil || q.Sign() < 0 {
+		return DiskReserve{}, fmt.Errorf("%q is not a disk reserve: write a percentage of the file system (15%%) or a quantity of bytes (20Gi)", s)
+	}
+	return DiskReserve{Bytes: q.Value(), text: s}, nil
+}
+
+// of is the reserve on a file system of capacity bytes.
+func (d DiskReserve) of(capacity uint64) uint64 {
+	if d.Bytes > 0 {
+		return uint64(d.Bytes)
+	}
+	return capacity / 100 * uint64(d.Percent)
+}
+
+func (d DiskReserve) String() string {
+	if d.text != "" {
+		return d.text
+	}
+	if d.Bytes > 0 {
+		return resource.NewQuantity(d.Bytes, resource.BinarySI).String()
+	}
+	return strconv.FormatInt(d.Percent, 10) + "%"
+}
+
+// SummaryTimeout bounds the question to the kubelet about its disk. A
+// kubelet that does not answer in time, or answers what cannot be read, does
+// not hold the checkpoint up: it goes ahead unchecked, as before the question
+// was asked (the kubelet still fails an archive that does not fit, after
+// the container was frozen and thawed).
+const SummaryTimeout = 2 * time.Second
+
+// maxSummary bounds what is read of the kubelet's summary: a few KiB a pod.
+const maxSummary = 16 << 20
+
+// archiveOverhead is what an archive holds beyond the container's memory and
+// writable layer: CRIU's images of its processes, files and sockets, the
+// runtime's spec and the tar headers.
+const archiveOverhead = 1 << 20
+
+// diskUse is what the kubelet reports of its root file system and of the
+// container to be checkpointed.
+type diskUse struct {
+	available, capacity uint64
+	// estimate is the archive's size as EstimateArchive makes it.
+	estimate uint64
+}
+
+// errNoSummary is a summary that says nothing of the disk or the container.
+var errNoSummary = errors.New("the kubelet's summary lacks the node's file system or the container")
+
+// parseSummary reads the disk and the container's use from the kubelet's
+// summary (/stats/summary).
+func parseSummary(body []byte, t *pod.CheckpointTarget) (diskUse, error) {
+	var summary statsapi.Summary
+	if err := json.Unmarshal(body, &summary); err != nil {
+		return diskUse{}, err
+	}
+	fs := summary.Node.Fs
+	if fs == nil || fs.AvailableBytes == nil || fs.CapacityBytes == nil || *fs.AvailableBytes > *fs.CapacityBytes {
+		return diskUse{}, errNoSummary
+	}
+	for _, p := range summary.Pods {
+		if p.PodRef.Namespace != t.Pod.Namespace || p.PodRef.Name != t.Pod.Name || (p.PodRef.UID != "" && p.PodRef.UID != string(t.Pod.UID)) {
+			continue
+		}
+		for _, c := range p.Containers {
+			if c.Name == t.Container {
+				return diskUse{available: *fs.AvailableBytes, capacity: *fs.CapacityBytes, estimate: EstimateArchive(c)}, nil
+			}
+		}
+	}
+	return diskUse{}, errNoSummary
+}
+
+// EstimateArchive estimates the archive of a container from its memory and
+// its writable layer: CRIU writes every page the container's processes hold
+// (their resident set; the working set where the runtime reports no RSS),
+// and the runtime adds the files changed in the writable layer.
+func EstimateArchive(c statsapi.ContainerStats) uint64 {
+	var memory, layer uint64
+	if m := c.Memory; m != nil {
+		switch {
+		case m.RSSBytes != nil && *m.RSSBytes > 0:
+			memory = *m.RSSBytes
+		case m.WorkingSetBytes != nil:
+			memory = *m.WorkingSetBytes
+		}
+	}
+	if c.Rootfs != nil && c.Rootfs.UsedBytes != nil {
+		layer = *c.Rootfs.UsedBytes
+	}
+	return saturatingAdd(saturatingAdd(memory, layer), archiveOverhead)
+}
+
+func saturatingAdd(a, b uint64) uint64 {
+	if a+b < a {
+		return ^uint64(0)
+	}
+	return a + b
+}
+
+// askDisk asks the pod's kubelet for its summary, within SummaryTimeout, and
+// reads what the archive needs from it; an error says why nothing could be
+// read.
+func askDisk(ctx context.Context, t *pod.CheckpointTarget) (diskUse, error) {
+	ctx, cancel := context.WithTimeout(ctx, SummaryTimeout)
+	defer cancel()
+	u := *t.Location
+	u.Path, u.RawQuery = "/stats/summary", ""
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return diskUse{}, err
+	}
+	client := &http.Client{Transport: t.Node.Transport, CheckRedirect: genericrest.PreventRedirects}
+	resp, err := client.Do(req)
+	if err != nil {
+		return diskUse{}, err
+	}
+	defer resp.Body.Close() //nolint:errcheck
+	if resp.StatusCode != http.StatusOK {
+		return diskUse{}, fmt.Errorf("the kubelet answered the summary with HTTP %d", resp.StatusCode)
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxSummary+1))
+	if err != nil {
+		return diskUse{}, err
+	}
+	if len(body) > maxSummary {
+		return diskUse{}, fmt.Errorf("the kubelet's summary is larger than %d bytes", maxSummary)
+	}
+	return parseSummary(body, t)
+}
+
+// StatusReasonInsufficientStorage is the reason of a checkpoint refused
+// because its archive would not leave the node's reserve free.
+const StatusReasonInsufficientStorage metav1.StatusReason = "InsufficientStorage"
+
+// diskRefuses is the 507 of an archive that would leave less than the
+// reserve free on the node; nil when it fits.
+func diskRefuses(t *pod.CheckpointTarget, use diskUse, reserve DiskReserve) error {
+	keep := reserve.of(use.capacity)
+	if use.available >= keep && use.available-keep >= use.estimate {
+		return nil
+	}
+	return &apierrors.StatusError{ErrStatus: metav1.Status{
+		Status: metav1.StatusFailure,
+		Code:   http.StatusInsufficientStorage,
+		Reason: StatusReasonInsufficientStorage,
+		Message: fmt.Sprintf("the archive of container %s of pod %s/%s would not fit on node %s: it is estimated at %s (the container's memory and writable layer), the file system of the kubelet's root directory has %s free of %s, and kube-apiserver keeps %s of it free (--checkpoint-node-disk-reserve=%s) so that the kubelet does not evict pods; free space on the node, or checkpoint a smaller container",
+			t.Container, t.Pod.Namespace, t.Pod.Name, t.Pod.Spec.NodeName, bytesText(use.estimate), bytesText(use.available), bytesText(use.capacity), bytesText(keep), reserve),
+		Details: &metav1.StatusDetails{Name: t.Pod.Name, Kind: "pods"},
+	}}
+}
+
+// bytesText writes n bytes as a quantity a user reads (1.5Gi, 300Mi).
+func bytesText(n uint64) string {
+	const mi = 1 << 20
+	switch {
+	case n >= 1<<30:
+		return strconv.FormatFloat(float64(n)/(1<<30), 'f', 1, 64) + "Gi"
+	case n >= mi:
+		return strconv.FormatUint((n+mi/2)/mi, 10) + "Mi"
+	}
+	return strconv.FormatUint(n, 10) + " bytes"
+}

@@ -1,0 +1,193 @@
+/*
+Copyright The kube-checkpoint Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package rest
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"k8s.io/client-go/tools/record"
+	"k8s.io/component-base/metrics/testutil"
+
+	"github.com/kube-checkpoint/kubernetes/pkg/apis/core"
+	"github.com/kube-checkpoint/kubernetes/pkg/registry/core/pod"
+)
+
+const gi = 1 << 30
+
+// summaryOf is the kubelet's summary of a node with available of capacity
+// bytes free, running pod web's container app with rss bytes resident and
+// layer bytes in its writable layer.
+func summaryOf(available, capacity, rss, layer uint64) string {
+	return fmt.Sprintf(`{"node":{"nodeName":"node1","fs":{"availableBytes":%d,"capacityBytes":%d,"usedBytes":%d}},
+"pods":[{"podRef":{"name":"other","namespace":"default","uid":"uid-0"},"containers":[{"name":"app","memory":{"rssBytes":1}}]},
+{"podRef":{"name":"web","namespace":"default","uid":"uid-1"},"containers":[{"name":"sidecar","memory":{"rssBytes":1}},
+{"name":"app","memory":{"workingSetBytes":%d,"rssBytes":%d},"rootfs":{"usedBytes":%d}}]}]}`, available, capacity, capacity-available, rss*2, rss, layer)
+}
+
+// TestCheckpointDiskReserve: an archive that would leave less than the
+// reserve free is refused with 507 before the kubelet is asked to
+// checkpoint; a summary that cannot be had or read lets the checkpoint go
+// ahead, as without the question.
+func TestCheckpointDiskReserve(t *testing.T) {
+	percent, _ := ParseDiskReserve("15%")
+	bytes, _ := ParseDiskReserve("20Gi")
+	for _, tc := range []struct {
+		name    string
+		reserve DiskReserve
+		summary http.HandlerFunc
+		code    int32
+		message string
+	}{
+		{name: "fits", reserve: percent, summary: answer(200, summaryOf(50*gi, 100*gi, 4*gi, gi))},
+		// 100 Gi, 15 Gi kept: 20 Gi free leaves 5 Gi for the archive.
+		{name: "fits the reserve exactly", reserve: percent, summary: answer(200, summaryOf(20*gi, 100*gi, 5*gi-archiveOverhead, 0))},
+		{name: "one byte over the reserve", reserve: percent, summary: answer(200, summaryOf(20*gi, 100*gi, 5*gi-archiveOverhead+1, 0)), code: 507,
+			message: "the archive of container app of pod default/web would not fit on node node1: it is estimated at 5.0Gi (the container's memory and writable layer), the file system of the kubelet's root directory has 20.0Gi free of 100.0Gi, and kube-apiserver keeps 15.0Gi of it free (--checkpoint-node-disk-reserve=15%) so that the kubelet does not evict pods; free space on the node, or checkpoint a smaller container"},
+		{name: "memory and layer together", reserve: percent, summary: answer(200, summaryOf(20*gi, 100*gi, 3*gi, 3*gi)), code: 507, message: "estimated at 6.0Gi"},
+		{name: "below the reserve already", reserve: percent, summary: answer(200, summaryOf(10*gi, 100*gi, 0, 0)), code: 507, message: "has 10.0Gi free of 100.0Gi, and kube-apiserver keeps 15.0Gi"},
+		{name: "a reserve in bytes", reserve: bytes, summary: answer(200, summaryOf(24*gi, 1000*gi, 5*gi, 0)), code: 507, message: "keeps 20.0Gi of it free (--checkpoint-node-disk-reserve=20Gi)"},
+		{name: "summary refused", reserve: percent, summary: answer(403, "Forbidden")},
+		{name: "summary malformed", reserve: percent, summary: answer(200, `{"node":`)},
+		{name: "summary without the container", reserve: percent, summary: answer(200, strings.ReplaceAll(summaryOf(gi, 100*gi, 50*gi, 0), `"web"`, `"else"`))},
+		{name: "summary without the node's file system", reserve: percent, summary: answer(200, `{"node":{"nodeName":"node1"},"pods":[]}`)},
+		{name: "summary redirected", reserve: percent, summary: func(w http.ResponseWriter, r *http.Request) {
+			http.Redirect(w, r, "https://127.0.0.2:1/stats/summary", http.StatusFound)
+		}},
+		{name: "summary huge", reserve: percent, summary: func(w http.ResponseWriter, r *http.Request) {
+			_, _ = w.Write([]byte(`{"node":{"nodeName":"` + strings.Repeat("n", maxSummary) + `"}}`))
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var checkpointed atomic.Bool
+			conn := kubelet(t, func(w http.ResponseWriter, r *http.Request) {
+				if r.URL.Path == "/stats/summary" {
+					tc.summary(w, r)
+					return
+				}
+				checkpointed.Store(true)
+				_, _ = w.Write([]byte(`{"items":["/var/lib/kubelet/checkpoints/a.tar"]}`))
+			})
+			events := record.NewFakeRecorder(10)
+			r := &CheckpointREST{Store: podGetter{"web": runningPod()}, KubeletConn: conn, DefaultTimeout: time.Minute, MaxTimeout: time.Hour, Events: events, DiskReserve: &tc.reserve}
+			RegisterCheckpointMetrics()
+			before, _ := testutil.GetCounterMetricValue(checkpointRefused.WithLabelValues("507"))
+			rec := connect(t, r, &core.PodCheckpointOptions{})
+			if tc.code == 0 {
+				if rec.err != nil || !checkpointed.Load() {
+					t.Fatalf("got %v (checkpointed: %v), want the checkpoint taken", rec.err, checkpointed.Load())
+				}
+				return
+			}
+			expectStatus(t, rec.err, tc.code, tc.message)
+			if checkpointed.Load() {
+				t.Error("the kubelet was asked to checkpoint")
+			}
+			if after, _ := testutil.GetCounterMetricValue(checkpointRefused.WithLabelValues("507")); after != before+1 {
+				t.Errorf("refused_total{code=507} went from %v to %v, want one more", before, after)
+			}
+			if event := <-events.Events; !strings.HasPrefix(event, "Warning CheckpointRefused ") || !strings.Contains(event, tc.message) {
+				t.Errorf("event %q", event)
+			}
+		})
+	}
+}
+
+// TestCheckpointDiskSummaryHangs: a kubelet that does not answer its summary
+// holds the checkpoint up for SummaryTimeout at most.
+func TestCheckpointDiskSummaryHangs(t *testing.T) {
+	conn := kubelet(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/stats/summary" {
+			<-r.Context().Done()
+			return
+		}
+		_, _ = w.Write([]byte(`{"items":["/var/lib/kubelet/checkpoints/a.tar"]}`))
+	})
+	r := &CheckpointREST{Store: podGetter{"web": runningPod()}, KubeletConn: conn, DefaultTimeout: time.Minute, MaxTimeout: time.Hour, DiskReserve: &DiskReserve{Percent: 15}}
+	start := time.Now()
+	rec := connect(t, r, &core.PodCheckpointOptions{})
+	if took := time.Since(start); rec.err != nil || took < SummaryTimeout || took > SummaryTimeout+3*time.Second {
+		t.Fatalf("got %v after %s, want the checkpoint after %s", rec.err, took, SummaryTimeout)
+	}
+}
+
+func TestParseDiskReserve(t *testing.T) {
+	for _, tc := range []struct{ in, want, err string }{
+		{in: "15%", want: "15%"},
+		{in: "0%", want: "0%"},
+		{in: "20Gi", want: "20Gi"},
+		{in: "500M", want: "500M"},
+		{in: "100%", err: `"100%" is not a disk reserve: a percentage is a whole number from 0 to 99`},
+		{in: "1.5%", err: "a percentage is a whole number"},
+		{in: "-1Gi", err: `"-1Gi" is not a disk reserve: write a percentage of the file system (15%) or a quantity of bytes (20Gi)`},
+		{in: "lots", err: "is not a disk reserve"},
+	} {
+		got, err := ParseDiskReserve(tc.in)
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("%q: got %v, %v, want %q", tc.in, got, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || got.String() != tc.want {
+			t.Errorf("%q: got %v, %v, want %s", tc.in, got, err, tc.want)
+		}
+	}
+}
+
+// FuzzSummary reads any summary a kubelet could send: never a panic; what
+// it reads is a file system no fuller than its capacity and an estimate of
+// at least the overhead, and an archive let through leaves the reserve free.
+// go test -fuzz=FuzzSummary ./pkg/registry/core/pod/rest
+func FuzzSummary(f *testing.F) {
+	f.Add([]byte(summaryOf(50*gi, 100*gi, 4*gi, gi)), int64(15), int64(0))
+	f.Add([]byte(summaryOf(20*gi, 100*gi, 1<<63, 1<<63)), int64(0), int64(20*gi))
+	f.Add([]byte(`{"node":{"fs":{"availableBytes":2,"capacityBytes":1}}}`), int64(15), int64(0))
+	f.Add([]byte(`null`), int64(99), int64(0))
+	f.Fuzz(func(t *testing.T, body []byte, percent, bytes int64) {
+		if percent < 0 || percent > 99 || bytes < 0 {
+			return
+		}
+		target := &pod.CheckpointTarget{Pod: runningPod(), Container: "app"}
+		use, err := parseSummary(body, target)
+		if err != nil {
+			return
+		}
+		if use.available > use.capacity || use.estimate < archiveOverhead {
+			t.Fatalf("read %+v", use)
+		}
+		reserve := DiskReserve{Percent: percent, Bytes: bytes}
+		err = diskRefuses(target, use, reserve)
+		if fits := use.available >= reserve.of(use.capacity) && use.available-reserve.of(use.capacity) >= use.estimate; fits != (err == nil) {
+			t.Fatalf("%+v with %s: refused %v", use, reserve, err)
+		}
+		if err != nil {
+			quotable(t, "message", err.Error())
+		}
+	})
+}
+
+func answer(code int, body string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(code)
+		_, _ = w.Write([]byte(body))
+	}
+}
