@@ -114,6 +114,8 @@ func runFleet(b *testing.B, nodes, checkpoints int, prefix string) fleetRow {
 		replicas = append(replicas, s)
 	}
 	client := kubernetes.NewForConfigOrDie(replicas[0].Admin)
+	ns := "fleet"
+	const pods = 100
 	kubelets := make([]*framework.FakeKubelet, nodes)
 	for i := range kubelets {
 		k, err := framework.StartFakeKubelet(cluster.PKI, fmt.Sprintf("fleet%d", i))
@@ -125,19 +127,18 @@ func runFleet(b *testing.B, nodes, checkpoints int, prefix string) fleetRow {
 			time.Sleep(fleetKubeletTime)
 			kubeletArchive(w, r)
 		})
+		k.SetSummary(fleetSummary(ns, i, nodes, pods))
 		if err := framework.RegisterNode(ctx, client, fmt.Sprintf("fleet%d", i), k.Port); err != nil {
 			b.Fatal(err)
 		}
 		kubelets[i] = k
 	}
-	ns := "fleet"
 	if _, err := client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
 		b.Fatal(err)
 	}
 	if _, err := client.CoreV1().ServiceAccounts(ns).Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "default"}}, metav1.CreateOptions{}); err != nil {
 		b.Fatal(err)
 	}
-	const pods = 100
 	for p := range pods {
 		createPodWith(b, client, ns, singlePod(fmt.Sprintf("pod%d", p), fmt.Sprintf("fleet%d", p%nodes)))
 	}
@@ -286,4 +287,16 @@ func envInts(name, fallback string) ([]int, error) {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	return out, nil
+}
+
+// fleetSummary answers /stats/summary as the kubelet of node i of the fleet
+// would: a roomy file system, and the pods placed on it (pod p on node
+// p%nodes) holding little.
+func fleetSummary(ns string, i, nodes, pods int) http.HandlerFunc {
+	var podStats []string
+	for p := i; p < pods; p += nodes {
+		podStats = append(podStats, fmt.Sprintf(`{"podRef":{"name":"pod%d","namespace":%q},"containers":[{"name":"app","memory":{"rssBytes":1048576}}]}`, p, ns))
+	}
+	body := fmt.Sprintf(`{"node":{"nodeName":"fleet%d","fs":{"availableBytes":%d,"capacityBytes":%d}},"pods":[%s]}`, i, int64(500)<<30, int64(1000)<<30, strings.Join(podStats, ","))
+	return func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte(body)) }
 }

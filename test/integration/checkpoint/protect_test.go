@@ -120,11 +120,13 @@ func TestCheckpointProtectsTheNode(t *testing.T) {
 // checkpoint go ahead, the slow one after the summary's timeout at most.
 func TestCheckpointDiskReserve(t *testing.T) {
 	ns := newNamespace(t)
-	pod := createPod(t, ns, singlePod("web", nodeName))
+	// Each case checkpoints a pod of its own, which the apiserver's
+	// summary of the node (kept for 10 s) does not know yet: each asks.
+	var pod *corev1.Pod
 	summary := func(available, capacity, rss uint64) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
-			_, _ = fmt.Fprintf(w, `{"node":{"nodeName":%q,"fs":{"availableBytes":%d,"capacityBytes":%d}},"pods":[{"podRef":{"name":"web","namespace":%q,"uid":%q},"containers":[{"name":"app","memory":{"rssBytes":%d}}]}]}`,
-				nodeName, available, capacity, ns, pod.UID, rss)
+			_, _ = fmt.Fprintf(w, `{"node":{"nodeName":%q,"fs":{"availableBytes":%d,"capacityBytes":%d}},"pods":[{"podRef":{"name":%q,"namespace":%q,"uid":%q},"containers":[{"name":"app","memory":{"rssBytes":%d}}]}]}`,
+				nodeName, available, capacity, pod.Name, ns, pod.UID, rss)
 		}
 	}
 	const gi = 1 << 30
@@ -137,7 +139,7 @@ func TestCheckpointDiskReserve(t *testing.T) {
 	}{
 		{name: "fits", summary: summary(50*gi, 100*gi, gi)},
 		{name: "full", summary: summary(16*gi, 100*gi, 2*gi), code: 507, words: []string{
-			fmt.Sprintf("the archive of container app of pod %s/web would not fit on node node1: it is estimated at 2.0Gi", ns),
+			fmt.Sprintf("the archive of container app of pod %s/web-full would not fit on node node1: it is estimated at 2.0Gi", ns),
 			"has 16.0Gi free of 100.0Gi, and kube-apiserver keeps 15.0Gi of it free (--checkpoint-node-disk-reserve=15%)"}},
 		{name: "missing"},
 		{name: "malformed", summary: kubeletAnswers(200, `{"node":{"fs":`)},
@@ -150,13 +152,13 @@ func TestCheckpointDiskReserve(t *testing.T) {
 		{name: "slow", summary: func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			pod = createPod(t, ns, singlePod("web-"+strings.ReplaceAll(tc.name, " ", "-"), nodeName))
 			kubelet.SetSummary(tc.summary)
 			kubelet.SetHandler(kubeletArchive)
 			kubelet.Requests()
 			kubelet.Summaries()
-			time.Sleep(time.Second) // one checkpoint of the container a second
 			start := time.Now()
-			code, err := checkpointQuery(t, server.Admin, ns, "web", "")
+			code, err := checkpointQuery(t, server.Admin, ns, pod.Name, "")
 			took := time.Since(start)
 			if kubelet.Summaries() != 1 {
 				t.Errorf("the summary was not asked for once")

@@ -99,6 +99,8 @@ type CheckpointREST struct {
 	// (--checkpoint-node-disk-reserve), asked of the kubelet beside the
 	// claims; nil asks nothing.
 	DiskReserve *DiskReserve
+	// disks are the nodes' latest summaries.
+	disks nodeDisks
 	// Clock bounds each checkpoint and spaces checkpoints of one container;
 	// nil is the real clock.
 	Clock clock.Clock
@@ -214,17 +216,19 @@ func (h *checkpointHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) 
 	// The claims are held as long as the kubelet may take.
 	hold := h.timeout + KubeletGrace
 	// The kubelet's disk is asked about while the claims are taken.
-	var disk chan error
-	if reserve := h.rest.DiskReserve; reserve != nil {
-		disk = make(chan error, 1)
+	type diskAnswer struct {
+		disk *nodeDisk
+		use  diskUse
+	}
+	var disk chan diskAnswer
+	if h.rest.DiskReserve != nil {
+		disk = make(chan diskAnswer, 1)
 		go func() {
-			use, err := askDisk(req.Context(), h.target)
+			d, use, err := h.rest.disks.ask(req.Context(), clk, h.target)
 			if err != nil {
 				klog.V(2).InfoS("Checkpoint goes ahead without knowing the node's disk", "node", node, "pod", klog.KObj(p), "err", err)
-				disk <- nil
-				return
 			}
-			disk <- diskRefuses(h.target, use, *reserve)
+			disk <- diskAnswer{d, use}
 		}()
 	}
 	claim, err := h.rest.Claims.ClaimContainer(req.Context(), p.Namespace, p.Name, h.target.Container, node, hold)
@@ -268,9 +272,11 @@ func (h *checkpointHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) 
 	}
 
 	if disk != nil {
-		if err := <-disk; err != nil {
-			h.responder.Error(h.rest.refuse(h.target, err))
-			return
+		if answer := <-disk; answer.disk != nil {
+			if err := h.rest.disks.admit(answer.disk, h.target, answer.use, *h.rest.DiskReserve); err != nil {
+				h.responder.Error(h.rest.refuse(h.target, err))
+				return
+			}
 		}
 	}
 

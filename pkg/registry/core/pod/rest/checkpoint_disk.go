@@ -25,6 +25,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -32,6 +33,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	genericrest "k8s.io/apiserver/pkg/registry/generic/rest"
 	statsapi "k8s.io/kubelet/pkg/apis/stats/v1alpha1"
+	"k8s.io/utils/clock"
 
 	"github.com/kube-checkpoint/kubernetes/pkg/registry/core/pod"
 )
@@ -113,33 +115,55 @@ type diskUse struct {
 	available, capacity uint64
 	// estimate is the archive's size as EstimateArchive makes it.
 	estimate uint64
+	// pending is what the archives checkpointed on the node since the
+	// summary are estimated at, already taken from available.
+	pending uint64
 }
 
 // errNoSummary is a summary that says nothing of the disk or the container.
 var errNoSummary = errors.New("the kubelet's summary lacks the node's file system or the container")
 
-// parseSummary reads the disk and the container's use from the kubelet's
+// nodeSummary is what a checkpoint needs of a node's summary: its root file
+// system and the archive of each of its containers, estimated.
+type nodeSummary struct {
+	available, capacity uint64
+	// archives are by namespace, pod name and container.
+	archives map[[3]string]podArchive
+}
+
+// podArchive is the estimated archive of a container of the pod with uid.
+type podArchive struct {
+	uid      string
+	estimate uint64
+}
+
+// parseSummary reads the disk and the containers' use from the kubelet's
 // summary (/stats/summary).
-func parseSummary(body []byte, t *pod.CheckpointTarget) (diskUse, error) {
+func parseSummary(body []byte) (*nodeSummary, error) {
 	var summary statsapi.Summary
 	if err := json.Unmarshal(body, &summary); err != nil {
-		return diskUse{}, err
+		return nil, err
 	}
 	fs := summary.Node.Fs
 	if fs == nil || fs.AvailableBytes == nil || fs.CapacityBytes == nil || *fs.AvailableBytes > *fs.CapacityBytes {
-		return diskUse{}, errNoSummary
+		return nil, errNoSummary
 	}
+	n := &nodeSummary{available: *fs.AvailableBytes, capacity: *fs.CapacityBytes, archives: map[[3]string]podArchive{}}
 	for _, p := range summary.Pods {
-		if p.PodRef.Namespace != t.Pod.Namespace || p.PodRef.Name != t.Pod.Name || (p.PodRef.UID != "" && p.PodRef.UID != string(t.Pod.UID)) {
-			continue
-		}
 		for _, c := range p.Containers {
-			if c.Name == t.Container {
-				return diskUse{available: *fs.AvailableBytes, capacity: *fs.CapacityBytes, estimate: EstimateArchive(c)}, nil
-			}
+			n.archives[[3]string{p.PodRef.Namespace, p.PodRef.Name, c.Name}] = podArchive{uid: p.PodRef.UID, estimate: EstimateArchive(c)}
 		}
 	}
-	return diskUse{}, errNoSummary
+	return n, nil
+}
+
+// use is what the summary says of the target's container.
+func (n *nodeSummary) use(t *pod.CheckpointTarget) (diskUse, bool) {
+	a, ok := n.archives[[3]string{t.Pod.Namespace, t.Pod.Name, t.Container}]
+	if !ok || (a.uid != "" && a.uid != string(t.Pod.UID)) {
+		return diskUse{}, false
+	}
+	return diskUse{available: n.available, capacity: n.capacity, estimate: a.estimate}, true
 }
 
 // EstimateArchive estimates the archive of a container from its memory and
@@ -169,35 +193,136 @@ func saturatingAdd(a, b uint64) uint64 {
 	return a + b
 }
 
-// askDisk asks the pod's kubelet for its summary, within SummaryTimeout, and
-// reads what the archive needs from it; an error says why nothing could be
+// askSummary asks the pod's kubelet for its summary, within SummaryTimeout,
+// and reads what archives need from it; an error says why nothing could be
 // read.
-func askDisk(ctx context.Context, t *pod.CheckpointTarget) (diskUse, error) {
+func askSummary(ctx context.Context, t *pod.CheckpointTarget) (*nodeSummary, error) {
 	ctx, cancel := context.WithTimeout(ctx, SummaryTimeout)
 	defer cancel()
 	u := *t.Location
 	u.Path, u.RawQuery = "/stats/summary", ""
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
-		return diskUse{}, err
+		return nil, err
 	}
 	client := &http.Client{Transport: t.Node.Transport, CheckRedirect: genericrest.PreventRedirects}
 	resp, err := client.Do(req)
 	if err != nil {
-		return diskUse{}, err
+		return nil, err
 	}
 	defer resp.Body.Close() //nolint:errcheck
 	if resp.StatusCode != http.StatusOK {
-		return diskUse{}, fmt.Errorf("the kubelet answered the summary with HTTP %d", resp.StatusCode)
+		return nil, fmt.Errorf("the kubelet answered the summary with HTTP %d", resp.StatusCode)
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxSummary+1))
 	if err != nil {
-		return diskUse{}, err
+		return nil, err
 	}
 	if len(body) > maxSummary {
-		return diskUse{}, fmt.Errorf("the kubelet's summary is larger than %d bytes", maxSummary)
+		return nil, fmt.Errorf("the kubelet's summary is larger than %d bytes", maxSummary)
 	}
-	return parseSummary(body, t)
+	return parseSummary(body)
+}
+
+// SummaryMaxAge is how long one summary of a node serves the checkpoints of
+// its containers. The kubelet itself refreshes a container's memory and
+// writable-layer use only every 10 s or so, so a younger summary would say
+// little more; asking once per node and period keeps the question off the
+// path of most checkpoints. What the archives let through since are
+// estimated at is counted against the space the summary reported free.
+const SummaryMaxAge = 10 * time.Second
+
+// nodeDisks holds the latest summary of each node checkpointed within
+// SummaryMaxAge, asked once per node at a time.
+type nodeDisks struct {
+	mu    sync.Mutex
+	nodes map[string]*nodeDisk
+}
+
+// nodeDisk is one question about a node's disk: ready is closed once the
+// summary or err is in.
+type nodeDisk struct {
+	ready   chan struct{}
+	asked   time.Time
+	summary *nodeSummary
+	err     error
+	// spent is the estimate of every archive let through since the summary
+	// was taken; mu (of nodeDisks) guards it.
+	spent uint64
+}
+
+// ask returns the node's disk and the use of the target's container from a
+// summary younger than SummaryMaxAge, asking the kubelet when there is none
+// (once, however many checkpoints of the node wait for it), when the last
+// question got no summary, or when the summary does not know the container
+// yet (a pod started since). The question outlives a client that leaves:
+// others may be waiting for it.
+func (d *nodeDisks) ask(ctx context.Context, clk clock.Clock, t *pod.CheckpointTarget) (*nodeDisk, diskUse, error) {
+	for fresh := false; ; fresh = true {
+		disk, asking := d.get(clk, t.Pod.Spec.NodeName, fresh)
+		if asking {
+			disk.summary, disk.err = askSummary(context.WithoutCancel(ctx), t)
+			close(disk.ready)
+		}
+		select {
+		case <-disk.ready:
+		case <-ctx.Done():
+			return nil, diskUse{}, ctx.Err()
+		}
+		if disk.err != nil {
+			return nil, diskUse{}, disk.err
+		}
+		if use, ok := disk.summary.use(t); ok {
+			return disk, use, nil
+		}
+		if asking || fresh {
+			return nil, diskUse{}, errNoSummary
+		}
+	}
+}
+
+// get returns the node's question, and whether the caller is to ask it: a
+// new one when the last is SummaryMaxAge old or was not answered, or when
+// fresh and the last is answered. Questions too old to serve are dropped.
+func (d *nodeDisks) get(clk clock.Clock, node string, fresh bool) (*nodeDisk, bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	now := clk.Now()
+	if disk, ok := d.nodes[node]; ok && now.Sub(disk.asked) < SummaryMaxAge {
+		select {
+		case <-disk.ready:
+			if !fresh && disk.err == nil {
+				return disk, false
+			}
+		default:
+			return disk, false // being asked: wait for it
+		}
+	}
+	if d.nodes == nil {
+		d.nodes = map[string]*nodeDisk{}
+	}
+	for name, disk := range d.nodes {
+		if now.Sub(disk.asked) >= SummaryMaxAge {
+			delete(d.nodes, name)
+		}
+	}
+	disk := &nodeDisk{ready: make(chan struct{}), asked: now}
+	d.nodes[node] = disk
+	return disk, true
+}
+
+// admit decides whether the archive fits the node's disk, counting the
+// archives let through since the summary, and counts this one when it does.
+func (d *nodeDisks) admit(disk *nodeDisk, t *pod.CheckpointTarget, use diskUse, reserve DiskReserve) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	use.pending = min(use.available, disk.spent)
+	use.available -= use.pending
+	if err := diskRefuses(t, use, reserve); err != nil {
+		return err
+	}
+	disk.spent = saturatingAdd(disk.spent, use.estimate)
+	return nil
 }
 
 // StatusReasonInsufficientStorage is the reason of a checkpoint refused
@@ -211,12 +336,16 @@ func diskRefuses(t *pod.CheckpointTarget, use diskUse, reserve DiskReserve) erro
 	if use.available >= keep && use.available-keep >= use.estimate {
 		return nil
 	}
+	free := fmt.Sprintf("%s free of %s", bytesText(use.available), bytesText(use.capacity))
+	if use.pending > 0 {
+		free += fmt.Sprintf(" (%s as the kubelet last reported, less %s estimated for the archives checkpointed on it since)", bytesText(use.available+use.pending), bytesText(use.pending))
+	}
 	return &apierrors.StatusError{ErrStatus: metav1.Status{
 		Status: metav1.StatusFailure,
 		Code:   http.StatusInsufficientStorage,
 		Reason: StatusReasonInsufficientStorage,
-		Message: fmt.Sprintf("the archive of container %s of pod %s/%s would not fit on node %s: it is estimated at %s (the container's memory and writable layer), the file system of the kubelet's root directory has %s free of %s, and kube-apiserver keeps %s of it free (--checkpoint-node-disk-reserve=%s) so that the kubelet does not evict pods; free space on the node, or checkpoint a smaller container",
-			t.Container, t.Pod.Namespace, t.Pod.Name, t.Pod.Spec.NodeName, bytesText(use.estimate), bytesText(use.available), bytesText(use.capacity), bytesText(keep), reserve),
+		Message: fmt.Sprintf("the archive of container %s of pod %s/%s would not fit on node %s: it is estimated at %s (the container's memory and writable layer), the file system of the kubelet's root directory has %s, and kube-apiserver keeps %s of it free (--checkpoint-node-disk-reserve=%s) so that the kubelet does not evict pods; free space on the node, or checkpoint a smaller container",
+			t.Container, t.Pod.Namespace, t.Pod.Name, t.Pod.Spec.NodeName, bytesText(use.estimate), free, bytesText(keep), reserve),
 		Details: &metav1.StatusDetails{Name: t.Pod.Name, Kind: "pods"},
 	}}
 }

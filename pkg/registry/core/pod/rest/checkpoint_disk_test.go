@@ -167,8 +167,12 @@ func FuzzSummary(f *testing.F) {
 			return
 		}
 		target := &pod.CheckpointTarget{Pod: runningPod(), Container: "app"}
-		use, err := parseSummary(body, target)
+		summary, err := parseSummary(body)
 		if err != nil {
+			return
+		}
+		use, ok := summary.use(target)
+		if !ok {
 			return
 		}
 		if use.available > use.capacity || use.estimate < archiveOverhead {
@@ -189,5 +193,94 @@ func answer(code int, body string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(code)
 		_, _ = w.Write([]byte(body))
+	}
+}
+
+// TestCheckpointDiskSummaryShared: one summary of a node serves its
+// checkpoints for SummaryMaxAge, asked once however many wait for it; the
+// archives let through since are counted against what it reported free; a
+// pod the summary does not know yet, an older summary and one that could not
+// be had (the checkpoint went ahead) are asked anew.
+func TestCheckpointDiskSummaryShared(t *testing.T) {
+	var summaries, checkpoints atomic.Int32
+	var body atomic.Value
+	release := make(chan struct{})
+	conn := kubelet(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/stats/summary" {
+			summaries.Add(1)
+			<-release
+			b := body.Load().(string)
+			if b == "" {
+				w.WriteHeader(http.StatusServiceUnavailable)
+				return
+			}
+			_, _ = w.Write([]byte(b))
+			return
+		}
+		checkpoints.Add(1)
+		_, _ = w.Write([]byte(`{"items":["/var/lib/kubelet/checkpoints/a.tar"]}`))
+	})
+	second := runningPod()
+	second.Name, second.UID = "db", "uid-2"
+	fakeClock := newFakeClock()
+	r := &CheckpointREST{Store: podGetter{"web": runningPod(), "db": second}, KubeletConn: conn, DefaultTimeout: time.Minute, MaxTimeout: time.Hour,
+		DiskReserve: &DiskReserve{Percent: 15}, Clock: fakeClock}
+	expect := func(t *testing.T, rec *recorder, code int32, words ...string) {
+		t.Helper()
+		if code == 0 {
+			if rec.err != nil {
+				t.Fatalf("got %v, want the checkpoint taken", rec.err)
+			}
+			return
+		}
+		expectStatus(t, rec.err, code, words...)
+	}
+	expectAsked := func(t *testing.T, wantSummaries, wantCheckpoints int32) {
+		t.Helper()
+		if got, gotCheckpoints := summaries.Load(), checkpoints.Load(); got != wantSummaries || gotCheckpoints != wantCheckpoints {
+			t.Fatalf("the kubelet was asked %d summaries and %d checkpoints, want %d and %d", got, gotCheckpoints, wantSummaries, wantCheckpoints)
+		}
+	}
+
+	// 100 Gi with 15 Gi kept and 35 Gi free: two archives of 9 Gi fit, a
+	// third does not.
+	body.Store(summaryOf(35*gi, 100*gi, 9*gi-archiveOverhead, 0))
+	t.Run("checkpoints at once ask once", func(t *testing.T) {
+		recs := make(chan *recorder, 2)
+		for range 2 {
+			go func() { recs <- connect(t, r, &core.PodCheckpointOptions{}) }()
+		}
+		time.Sleep(100 * time.Millisecond) // both wait for the one summary
+		close(release)
+		expect(t, <-recs, 0)
+		expect(t, <-recs, 0)
+		expectAsked(t, 1, 2)
+	})
+	t.Run("the archives let through are counted", func(t *testing.T) {
+		expect(t, connect(t, r, &core.PodCheckpointOptions{}), 507,
+			"has 17.0Gi free of 100.0Gi (35.0Gi as the kubelet last reported, less 18.0Gi estimated for the archives checkpointed on it since), and kube-apiserver keeps 15.0Gi")
+		expectAsked(t, 1, 2)
+	})
+	t.Run("a pod the summary does not know is asked anew", func(t *testing.T) {
+		body.Store(strings.ReplaceAll(summaryOf(35*gi, 100*gi, 9*gi-archiveOverhead, 0), `"name":"web"`, `"name":"db"`))
+		expect(t, connectPod(t, r, "db", &core.PodCheckpointOptions{}), 0)
+		expectAsked(t, 2, 3)
+	})
+	t.Run("an older summary is asked anew", func(t *testing.T) {
+		body.Store(summaryOf(35*gi, 100*gi, 9*gi-archiveOverhead, 0))
+		fakeClock.Step(SummaryMaxAge)
+		expect(t, connect(t, r, &core.PodCheckpointOptions{}), 0)
+		expectAsked(t, 3, 4)
+	})
+	t.Run("a summary that could not be had is asked again", func(t *testing.T) {
+		body.Store("")
+		fakeClock.Step(SummaryMaxAge)
+		expect(t, connect(t, r, &core.PodCheckpointOptions{}), 0)
+		body.Store(summaryOf(15*gi, 100*gi, 0, 0))
+		expect(t, connect(t, r, &core.PodCheckpointOptions{}), 507, "has 15.0Gi free of 100.0Gi, and")
+		expectAsked(t, 5, 5)
+	})
+	if len(r.disks.nodes) != 1 {
+		t.Errorf("%d nodes' summaries kept, want 1", len(r.disks.nodes))
 	}
 }
