@@ -176,6 +176,21 @@ func checkpointKilledMidway(ctx context.Context, checkpoints typedv1.PodInterfac
 	return d, err
 }
 
+// waitFrozen waits until a cgroup of the pod is frozen: CRIU is dumping it.
+func waitFrozen(pod *corev1.Pod) {
+	ginkgo.GinkgoHelper()
+	n := nodeAccess()
+	gomega.Eventually(func() []string {
+		var frozen []string
+		for file, state := range n.freezerStates(pod.Spec.NodeName, string(pod.UID)) {
+			if state != "THAWED" && state != "0" {
+				frozen = append(frozen, file)
+			}
+		}
+		return frozen
+	}).WithTimeout(30*time.Second).WithPolling(50*time.Millisecond).ShouldNot(gomega.BeEmpty(), "CRIU never froze pod %s", pod.Name)
+}
+
 // slowMiB is what the counter of createSlowPod holds. The faults above must
 // land in the middle of its dump, and a timeout of 1 or 2 s plus the
 // apiserver's 5 s of grace must end before the dump does, or the kubelet's

@@ -120,7 +120,7 @@ var _ = framework.Describe("pods/checkpoint across apiserver replicas", framewor
 			_, err := replicas[1].Checkpoint(ctx, pod.Name, &checkpointv1.PodCheckpointOptions{TimeoutSeconds: ptr.To(int64(timeout.Seconds()))})
 			done <- err
 		}()
-		time.Sleep(2 * time.Second) // CRIU is dumping
+		waitFrozen(pod) // CRIU is dumping, through replica 2
 		replica := stopDaemon(apiserverDaemon(2), syscall.SIGKILL)
 		killed := time.Now()
 		ginkgo.DeferCleanup(replica.restart)
@@ -165,7 +165,7 @@ var _ = framework.Describe("pods/checkpoint across apiserver replicas", framewor
 			_, err := replicas[0].Checkpoint(ctx, slow.Name, &checkpointv1.PodCheckpointOptions{TimeoutSeconds: ptr.To[int64](2)})
 			done <- err
 		}()
-		time.Sleep(2 * time.Second) // CRIU is dumping, through replica 1
+		waitFrozen(slow) // CRIU is dumping, through replica 1
 		// Through replica 2, without client-go's retries of a 429.
 		err := kubernetes.NewForConfigOrDie(configs[1]).CoreV1().RESTClient().Post().
 			AbsPath("/api/v1/namespaces", f.Namespace.Name, "pods", small.Name, "checkpoint").MaxRetries(0).Do(ctx).Error()
