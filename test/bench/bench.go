@@ -393,7 +393,13 @@ func (b *bench) keep(s sample) sample {
 }
 
 func (b *bench) postKubelet(pod string) ([]byte, error) {
-	req, err := http.NewRequestWithContext(b.ctx, http.MethodPost, b.kubelet+"/checkpoint/"+namespace+"/"+pod+"/"+container, nil)
+	return b.askKubelet(http.MethodPost, "/checkpoint/"+namespace+"/"+pod+"/"+container)
+}
+
+// askKubelet sends method path to the node's kubelet as the apiserver does
+// (its client certificate) and returns the body of a 200.
+func (b *bench) askKubelet(method, path string) ([]byte, error) {
+	req, err := http.NewRequestWithContext(b.ctx, method, b.kubelet+path, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -407,7 +413,7 @@ func (b *bench) postKubelet(pod string) ([]byte, error) {
 		return nil, err
 	}
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("kubelet HTTP %d: %s", resp.StatusCode, bytes.TrimSpace(raw))
+		return nil, fmt.Errorf("kubelet %s %s: HTTP %d: %s", method, path, resp.StatusCode, bytes.TrimSpace(raw))
 	}
 	return raw, nil
 }

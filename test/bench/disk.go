@@ -20,7 +20,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"syscall"
 	"time"
@@ -104,21 +103,9 @@ func (b *bench) restartReplica(replica *testutils.LocalUpDaemon, extra ...string
 
 // summary asks the node's kubelet for /stats/summary as the apiserver does.
 func (b *bench) summary() (*statsapi.Summary, error) {
-	req, err := http.NewRequestWithContext(b.ctx, http.MethodGet, b.kubelet+"/stats/summary", nil)
+	body, err := b.askKubelet(http.MethodGet, "/stats/summary")
 	if err != nil {
 		return nil, err
-	}
-	resp, err := b.kubeHTTP.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close() //nolint:errcheck
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("/stats/summary: HTTP %d: %s", resp.StatusCode, lastLine(body))
 	}
 	var s statsapi.Summary
 	return &s, json.Unmarshal(body, &s)
