@@ -23,7 +23,10 @@ args=(--kube-checkpoint-bin="${BIN}" -ginkgo.no-color -ginkgo.v -ginkgo.timeout=
 local_down() { # status what
 	local status=$1 log
 	if [[ ${status} -ne 0 ]]; then
-		echo "$2 failed; node logs:" >&2
+		# The archives' disk, which the apiservers' 507 is judged by.
+		echo "$2 failed; the nodes' disk (the apiservers keep ${DISK_RESERVE:-4Gi} of it free):" >&2
+		df -h "${STATE}" >&2 || true
+		echo "node logs:" >&2
 		for log in "${LOGS}"/node*-kubelet.log "${LOGS}"/node*-containerd.log; do
 			echo "--- ${log}" >&2
 			grep -E '^E|level=error' "${log}" | tail -n 20 >&2 || true

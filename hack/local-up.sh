@@ -25,6 +25,9 @@
 # does. hack/local-down.sh removes all of it.
 #
 #   hack/local-up.sh   (make local-up)   NUM_NODES=2 APISERVERS=2 hack/local-up.sh
+# Its nodes share this machine's disk: the apiservers keep DISK_RESERVE
+# (default 4Gi) of it free (--checkpoint-node-disk-reserve), not 15% of it.
+#
 #   NODES='kubelet=v1.34.4 criu=disabled' hack/local-up.sh
 set -o errexit -o nounset -o pipefail
 
@@ -41,6 +44,10 @@ else
 	for _ in $(seq 1 "${NUM_NODES}"); do stacks+=("$(parse_stack default)"); done
 fi
 APISERVERS=${APISERVERS:-1}
+# The nodes of this cluster share this machine's disk, whose free share is
+# set by whatever else runs on it: the apiserver keeps a fixed amount of it
+# free for the kubelets rather than its default 15% of the whole disk.
+DISK_RESERVE=${DISK_RESERVE:-4Gi}
 [[ "${APISERVERS}" =~ ^[1-9][0-9]*$ ]] || { echo "APISERVERS must be a number >= 1, got ${APISERVERS}" >&2; exit 1; }
 DEMO=${DEMO:-true}
 
@@ -155,6 +162,7 @@ for i in $(seq 1 "${APISERVERS}"); do
 	((APISERVERS == 1)) || address=$(apiserver_ip "${i}")
 	run_in "${CP_NS}" "$(apiserver_name "${i}")" "${BIN}/kube-apiserver" \
 		--feature-gates=ContainerCheckpointAPI=true \
+		--checkpoint-node-disk-reserve="${DISK_RESERVE}" \
 		--etcd-servers=http://127.0.0.1:2379 \
 		--bind-address="${address}" --advertise-address="${address}" --secure-port=6443 \
 		--service-cluster-ip-range="${SERVICE_CIDR}" \

@@ -152,7 +152,7 @@ func (d *diskReport) write(p func(string, ...any)) {
 	p("## The kubelet's summary, asked beside the claims")
 	p("")
 	p("Before each checkpoint the apiserver asks the pod's kubelet for `/stats/summary` (within 2 s), while it takes the")
-	p("claims, to refuse with 507 an archive that would leave less than `--checkpoint-node-disk-reserve` (15%%) free. Here")
+	p("claims, to refuse with 507 an archive that would leave less than `--checkpoint-node-disk-reserve` (4Gi, as `make local-up` sets it) free. Here")
 	p("replica 2 is restarted with `--checkpoint-node-disk-reserve=` (asking nothing) and the same pod is checkpointed")
 	p("through each replica alone, interleaved; then replica 2 is restarted as it was.")
 	p("")
