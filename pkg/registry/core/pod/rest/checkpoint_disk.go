@@ -32,6 +32,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	genericrest "k8s.io/apiserver/pkg/registry/generic/rest"
+	"k8s.io/klog/v2"
 	statsapi "k8s.io/kubelet/pkg/apis/stats/v1alpha1"
 	"k8s.io/utils/clock"
 
@@ -225,18 +226,27 @@ func askSummary(ctx context.Context, t *pod.CheckpointTarget) (*nodeSummary, err
 }
 
 // SummaryMaxAge is how long one summary of a node serves the checkpoints of
-// its containers. The kubelet itself refreshes a container's memory and
-// writable-layer use only every 10 s or so, so a younger summary would say
-// little more; asking once per node and period keeps the question off the
-// path of most checkpoints. What the archives let through since are
-// estimated at is counted against the space the summary reported free.
+// its containers before it is asked anew. The kubelet itself refreshes a
+// container's memory and writable-layer use only every 10 s or so, so a
+// younger summary would say little more; asking once per node and period
+// keeps the question off the path of most checkpoints. What the archives let
+// through since are estimated at is counted against the space the summary
+// reported free.
 const SummaryMaxAge = 10 * time.Second
 
+// SummaryStaleAge is how long an older summary still serves while a newer one
+// is asked in the background, so that a node checkpointed steadily never has
+// a checkpoint wait for its kubelet's summary; a summary older than this is
+// asked anew before the checkpoint goes on.
+const SummaryStaleAge = time.Minute
+
 // nodeDisks holds the latest summary of each node checkpointed within
-// SummaryMaxAge, asked once per node at a time.
+// SummaryStaleAge, asked once per node at a time.
 type nodeDisks struct {
 	mu    sync.Mutex
 	nodes map[string]*nodeDisk
+	// refreshed is told of each summary asked in the background, for tests.
+	refreshed func()
 }
 
 // nodeDisk is one question about a node's disk: ready is closed once the
@@ -247,19 +257,32 @@ type nodeDisk struct {
 	summary *nodeSummary
 	err     error
 	// spent is the estimate of every archive let through since the summary
-	// was taken; mu (of nodeDisks) guards it.
-	spent uint64
+	// was taken; refreshing is whether a newer summary is being asked in the
+	// background. mu (of nodeDisks) guards both.
+	spent      uint64
+	refreshing bool
+	// refreshAsked and refreshSpent are when the newer summary was asked
+	// and what spent was then.
+	refreshAsked time.Time
+	refreshSpent uint64
+	// next is the newer summary asked in the background that took this
+	// one's place: an archive admitted after it came is counted there.
+	next *nodeDisk
 }
 
 // ask returns the node's disk and the use of the target's container from a
-// summary younger than SummaryMaxAge, asking the kubelet when there is none
-// (once, however many checkpoints of the node wait for it), when the last
-// question got no summary, or when the summary does not know the container
-// yet (a pod started since). The question outlives a client that leaves:
-// others may be waiting for it.
+// summary younger than SummaryStaleAge (one older than SummaryMaxAge is asked
+// anew in the background meanwhile), asking the kubelet first when there is
+// none (once, however many checkpoints of the node wait for it), when the
+// last question got no summary, or when the summary does not know the
+// container yet (a pod started since). The question outlives a client that
+// leaves: others may be waiting for it.
 func (d *nodeDisks) ask(ctx context.Context, clk clock.Clock, t *pod.CheckpointTarget) (*nodeDisk, diskUse, error) {
 	for fresh := false; ; fresh = true {
-		disk, asking := d.get(clk, t.Pod.Spec.NodeName, fresh)
+		disk, asking, refresh := d.get(clk, t.Pod.Spec.NodeName, fresh)
+		if refresh {
+			go d.refresh(context.WithoutCancel(ctx), t, disk)
+		}
 		if asking {
 			disk.summary, disk.err = askSummary(context.WithoutCancel(ctx), t)
 			close(disk.ready)
@@ -281,41 +304,77 @@ func (d *nodeDisks) ask(ctx context.Context, clk clock.Clock, t *pod.CheckpointT
 	}
 }
 
-// get returns the node's question, and whether the caller is to ask it: a
-// new one when the last is SummaryMaxAge old or was not answered, or when
-// fresh and the last is answered. Questions too old to serve are dropped.
-func (d *nodeDisks) get(clk clock.Clock, node string, fresh bool) (*nodeDisk, bool) {
+// get returns the node's question, whether the caller is to ask it, and
+// whether the caller is to ask a newer one in the background while this one
+// serves. The caller asks a new one when the last is SummaryStaleAge old or
+// was not answered, or when fresh and the last is answered; in the background
+// when the last is SummaryMaxAge old and nobody is asking yet. Questions too
+// old to serve are dropped.
+func (d *nodeDisks) get(clk clock.Clock, node string, fresh bool) (disk *nodeDisk, ask, refresh bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	now := clk.Now()
-	if disk, ok := d.nodes[node]; ok && now.Sub(disk.asked) < SummaryMaxAge {
+	if disk, ok := d.nodes[node]; ok && now.Sub(disk.asked) < SummaryStaleAge {
 		select {
 		case <-disk.ready:
 			if !fresh && disk.err == nil {
-				return disk, false
+				refresh := now.Sub(disk.asked) >= SummaryMaxAge && !disk.refreshing
+				if refresh {
+					disk.refreshing, disk.refreshAsked, disk.refreshSpent = true, now, disk.spent
+				}
+				return disk, false, refresh
 			}
 		default:
-			return disk, false // being asked: wait for it
+			return disk, false, false // being asked: wait for it
 		}
 	}
 	if d.nodes == nil {
 		d.nodes = map[string]*nodeDisk{}
 	}
 	for name, disk := range d.nodes {
-		if now.Sub(disk.asked) >= SummaryMaxAge {
+		if now.Sub(disk.asked) >= SummaryStaleAge {
 			delete(d.nodes, name)
 		}
 	}
-	disk := &nodeDisk{ready: make(chan struct{}), asked: now}
+	disk = &nodeDisk{ready: make(chan struct{}), asked: now}
 	d.nodes[node] = disk
-	return disk, true
+	return disk, true, false
 }
 
-// admit decides whether the archive fits the node's disk, counting the
-// archives let through since the summary, and counts this one when it does.
+// refresh asks the node's kubelet for a newer summary than old and, when it
+// gets one, puts it in old's place, counting against it the archives let
+// through while it was asked. A summary that cannot be had leaves old to
+// serve until it is SummaryStaleAge old.
+func (d *nodeDisks) refresh(ctx context.Context, t *pod.CheckpointTarget, old *nodeDisk) {
+	if d.refreshed != nil {
+		defer d.refreshed()
+	}
+	summary, err := askSummary(ctx, t)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	old.refreshing = false
+	if err != nil {
+		klog.V(2).InfoS("The node's summary could not be asked anew: the older one serves", "node", t.Pod.Spec.NodeName, "err", err)
+		return
+	}
+	disk := &nodeDisk{ready: make(chan struct{}), asked: old.refreshAsked, summary: summary, spent: old.spent - old.refreshSpent}
+	close(disk.ready)
+	old.next = disk
+	if d.nodes[t.Pod.Spec.NodeName] == old {
+		d.nodes[t.Pod.Spec.NodeName] = disk
+	}
+}
+
+// admit decides whether the archive fits the node's disk, by the newest
+// summary and counting the archives let through since it, and counts this
+// one when it does.
 func (d *nodeDisks) admit(disk *nodeDisk, t *pod.CheckpointTarget, use diskUse, reserve DiskReserve) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	for disk.next != nil {
+		disk = disk.next
+		use.available, use.capacity = disk.summary.available, disk.summary.capacity
+	}
 	use.pending = min(use.available, disk.spent)
 	use.available -= use.pending
 	if err := diskRefuses(t, use, reserve); err != nil {

@@ -199,16 +199,18 @@ func answer(code int, body string) http.HandlerFunc {
 // TestCheckpointDiskSummaryShared: one summary of a node serves its
 // checkpoints for SummaryMaxAge, asked once however many wait for it; the
 // archives let through since are counted against what it reported free; a
-// pod the summary does not know yet, an older summary and one that could not
-// be had (the checkpoint went ahead) are asked anew.
+// pod the summary does not know yet and one that could not be had (the
+// checkpoint went ahead) are asked anew; an older summary serves while a
+// newer one is asked in the background, until it is SummaryStaleAge old.
 func TestCheckpointDiskSummaryShared(t *testing.T) {
 	var summaries, checkpoints atomic.Int32
-	var body atomic.Value
+	var body, gate atomic.Value
 	release := make(chan struct{})
+	gate.Store(release)
 	conn := kubelet(t, func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/stats/summary" {
 			summaries.Add(1)
-			<-release
+			<-gate.Load().(chan struct{})
 			b := body.Load().(string)
 			if b == "" {
 				w.WriteHeader(http.StatusServiceUnavailable)
@@ -242,6 +244,24 @@ func TestCheckpointDiskSummaryShared(t *testing.T) {
 		}
 	}
 
+	// The summaries asked in the background, once watched.
+	refreshed := make(chan struct{}, 1)
+	watchRefresh := func() (unwatch func()) {
+		r.disks.refreshed = func() { refreshed <- struct{}{} }
+		return func() { r.disks.refreshed = nil }
+	}
+	waitRefreshed := func(t *testing.T) {
+		t.Helper()
+		select {
+		case <-refreshed:
+		case <-time.After(10 * time.Second):
+			t.Fatal("no newer summary was asked in the background")
+		}
+	}
+	// A summary that knows db, and not web, with available bytes free.
+	dbSummary := func(available uint64) string {
+		return strings.ReplaceAll(summaryOf(available, 100*gi, 9*gi-archiveOverhead, 0), `"name":"web","namespace":"default","uid":"uid-1"`, `"name":"db","namespace":"default","uid":"uid-2"`)
+	}
 	// 100 Gi with 15 Gi kept and 35 Gi free: two archives of 9 Gi fit, a
 	// third does not.
 	body.Store(summaryOf(35*gi, 100*gi, 9*gi-archiveOverhead, 0))
@@ -262,23 +282,51 @@ func TestCheckpointDiskSummaryShared(t *testing.T) {
 		expectAsked(t, 1, 2)
 	})
 	t.Run("a pod the summary does not know is asked anew", func(t *testing.T) {
-		body.Store(strings.ReplaceAll(summaryOf(35*gi, 100*gi, 9*gi-archiveOverhead, 0), `"name":"web"`, `"name":"db"`))
+		body.Store(dbSummary(35 * gi))
 		expect(t, connectPod(t, r, "db", &core.PodCheckpointOptions{}), 0)
 		expectAsked(t, 2, 3)
 	})
-	t.Run("an older summary is asked anew", func(t *testing.T) {
-		body.Store(summaryOf(35*gi, 100*gi, 9*gi-archiveOverhead, 0))
+	t.Run("an older summary serves while a newer one is asked", func(t *testing.T) {
+		defer watchRefresh()()
+		hold := make(chan struct{})
+		gate.Store(hold)
+		defer gate.Store(release)
+		// The older summary: 35 Gi free less db's archive of 9 Gi, so one
+		// more fits; the newer: 26 Gi free, less the archive let through
+		// while it was asked, so none.
+		body.Store(dbSummary(26 * gi))
 		fakeClock.Step(SummaryMaxAge)
-		expect(t, connect(t, r, &core.PodCheckpointOptions{}), 0)
+		expect(t, connectPod(t, r, "db", &core.PodCheckpointOptions{}), 0) // while the kubelet holds the newer one
+		close(hold)
+		waitRefreshed(t)
 		expectAsked(t, 3, 4)
+		expect(t, connectPod(t, r, "db", &core.PodCheckpointOptions{}), 507,
+			"has 17.0Gi free of 100.0Gi (26.0Gi as the kubelet last reported, less 9.0Gi estimated for the archives checkpointed on it since)")
+		expectAsked(t, 3, 4)
+	})
+	t.Run("a summary older than SummaryStaleAge is asked before", func(t *testing.T) {
+		body.Store(summaryOf(35*gi, 100*gi, 9*gi-archiveOverhead, 0))
+		fakeClock.Step(SummaryStaleAge)
+		expect(t, connect(t, r, &core.PodCheckpointOptions{}), 0)
+		expectAsked(t, 4, 5)
 	})
 	t.Run("a summary that could not be had is asked again", func(t *testing.T) {
 		body.Store("")
-		fakeClock.Step(SummaryMaxAge)
+		fakeClock.Step(SummaryStaleAge)
 		expect(t, connect(t, r, &core.PodCheckpointOptions{}), 0)
 		body.Store(summaryOf(15*gi, 100*gi, 0, 0))
 		expect(t, connect(t, r, &core.PodCheckpointOptions{}), 507, "has 15.0Gi free of 100.0Gi, and")
-		expectAsked(t, 5, 5)
+		expectAsked(t, 6, 6)
+	})
+	t.Run("a newer summary that could not be had leaves the older to serve", func(t *testing.T) {
+		defer watchRefresh()()
+		body.Store("")
+		fakeClock.Step(SummaryMaxAge)
+		expect(t, connect(t, r, &core.PodCheckpointOptions{}), 507, "has 15.0Gi free of 100.0Gi, and")
+		waitRefreshed(t)
+		expect(t, connect(t, r, &core.PodCheckpointOptions{}), 507, "has 15.0Gi free of 100.0Gi, and")
+		waitRefreshed(t) // asked again in the background: the last got none
+		expectAsked(t, 8, 6)
 	})
 	if len(r.disks.nodes) != 1 {
 		t.Errorf("%d nodes' summaries kept, want 1", len(r.disks.nodes))
