@@ -24,6 +24,7 @@ import (
 	"os/exec"
 	"path"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -297,11 +298,16 @@ func (s kindStaticPod) stop(sig syscall.Signal) {
 		done`, s.name, strconv.Itoa(int(sig)))
 }
 
+// start puts the manifest back with extra flags in place of the manifest's
+// own of the same names (kubeadm's extraArgs), after the command's name.
 func (s kindStaticPod) start(extra ...string) {
 	ginkgo.GinkgoHelper()
-	flags := ""
+	flags, names := "", ""
 	for _, f := range extra {
 		flags += `\n    - ` + f
+		name, _, _ := strings.Cut(f, "=")
+		names += "|" + regexp.QuoteMeta(name)
 	}
-	kindExec(s.node, `sed "s#^    - $1\$#&$2#" "/etc/kubernetes/$1.yaml.e2e-original" > "/etc/kubernetes/manifests/$1.yaml"`, s.name, flags)
+	// $3 never matches a flag when there are no extra ones.
+	kindExec(s.node, `sed -E -e "/^    - (--never-a-flag$3)=/d" -e "s#^    - $1\$#&$2#" "/etc/kubernetes/$1.yaml.e2e-original" > "/etc/kubernetes/manifests/$1.yaml"`, s.name, flags, names)
 }
