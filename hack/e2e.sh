@@ -24,7 +24,7 @@ local_down() { # status what
 	local status=$1 log
 	if [[ ${status} -ne 0 ]]; then
 		# The archives' disk, which the apiservers' 507 is judged by.
-		echo "$2 failed; the nodes' disk (the apiservers keep ${DISK_RESERVE:-4Gi} of it free):" >&2
+		echo "$2 failed; the nodes' disk (the apiservers keep ${DISK_RESERVE} of it free):" >&2
 		df -h "${STATE}" >&2 || true
 		echo "node logs:" >&2
 		for log in "${LOGS}"/node*-kubelet.log "${LOGS}"/node*-containerd.log; do

@@ -22,12 +22,11 @@
 #     namespaces this script creates; nothing is sent anywhere else.
 # The apiserver reaches kubelets as the ordinary user
 # kube-apiserver-kubelet-client bound to system:kubelet-api-admin, as kubeadm
-# does. hack/local-down.sh removes all of it.
+# does. Its nodes share this machine's disk: the apiservers keep
+# DISK_RESERVE (default 4Gi) of it free (--checkpoint-node-disk-reserve), not
+# 15% of it. hack/local-down.sh removes all of it.
 #
 #   hack/local-up.sh   (make local-up)   NUM_NODES=2 APISERVERS=2 hack/local-up.sh
-# Its nodes share this machine's disk: the apiservers keep DISK_RESERVE
-# (default 4Gi) of it free (--checkpoint-node-disk-reserve), not 15% of it.
-#
 #   NODES='kubelet=v1.34.4 criu=disabled' hack/local-up.sh
 set -o errexit -o nounset -o pipefail
 
@@ -44,10 +43,6 @@ else
 	for _ in $(seq 1 "${NUM_NODES}"); do stacks+=("$(parse_stack default)"); done
 fi
 APISERVERS=${APISERVERS:-1}
-# The nodes of this cluster share this machine's disk, whose free share is
-# set by whatever else runs on it: the apiserver keeps a fixed amount of it
-# free for the kubelets rather than its default 15% of the whole disk.
-DISK_RESERVE=${DISK_RESERVE:-4Gi}
 [[ "${APISERVERS}" =~ ^[1-9][0-9]*$ ]] || { echo "APISERVERS must be a number >= 1, got ${APISERVERS}" >&2; exit 1; }
 DEMO=${DEMO:-true}
 

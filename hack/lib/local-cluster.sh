@@ -25,6 +25,11 @@ COUNTER_IMAGE=kube-checkpoint.local/counter:v1
 
 export PATH="/usr/local/go/bin:${PATH}"
 
+# What the apiservers keep free of the disk the nodes share with this machine
+# (--checkpoint-node-disk-reserve): a fixed amount, since the free share of
+# that disk is set by whatever else runs on it, not the default 15% of it.
+DISK_RESERVE=${DISK_RESERVE:-4Gi}
+
 # The node stack every node runs unless NODES names another (hack/local-up.sh).
 DEFAULT_KUBELET=v1.37.2
 DEFAULT_CONTAINERD=v2.2.9
