@@ -231,34 +231,14 @@ func (h *checkpointHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) 
 			disk <- diskAnswer{d, use}
 		}()
 	}
-	claim, err := h.rest.Claims.ClaimContainer(req.Context(), p.Namespace, p.Name, h.target.Container, node, hold)
+	// The container's claim and a place on the node, in one round of
+	// writes; when it waited for a place, the container's claim is renewed
+	// with it: the claim lasts from now.
+	held, ok, err := h.rest.Claims.Take(req.Context(), p.Namespace, p.Name, h.target.Container, node, h.timeout, hold)
 	if err != nil {
 		if apierrors.IsConflict(err) {
 			recordRefused(http.StatusConflict)
 		}
-		h.responder.Error(err)
-		return
-	}
-	var place *Claim
-	asked := false
-	defer func() {
-		// Both claims are given back at once, before the answer is sent.
-		released := make(chan struct{})
-		go func() {
-			defer close(released)
-			place.Release()
-		}()
-		if asked {
-			claim.End()
-		} else {
-			claim.Release() // no archive was named: nothing to space
-		}
-		<-released
-	}()
-	// When it waited for a place, the container's claim is renewed with it:
-	// the claim lasts from now.
-	place, ok, err := h.rest.Claims.ClaimNode(req.Context(), claim, node, h.timeout, hold)
-	if err != nil {
 		h.responder.Error(err)
 		return
 	}
@@ -270,6 +250,10 @@ func (h *checkpointHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) 
 		h.responder.Error(apierrors.NewTooManyRequests(fmt.Sprintf("node %s already has %d checkpoints in flight (kube-apiserver --checkpoint-max-inflight-per-node, counted over every apiserver) and none ended within %s (--checkpoint-inflight-wait, at most the checkpoint's timeout): retry later", node, h.rest.Claims.Max(), min(h.rest.Claims.Wait(), h.timeout)), retryAfterSeconds))
 		return
 	}
+	asked := false
+	// What was held is given back once the answer is written, apart from
+	// the request: the client does not wait for those writes.
+	defer func() { held.Done(asked) }()
 
 	if disk != nil {
 		if answer := <-disk; answer.disk != nil {

@@ -355,6 +355,56 @@ func TestCheckpointArchivesNeverShareAName(t *testing.T) {
 	}
 }
 
+// TestCheckpointAnswersFirst: the client has its answer while the writes that
+// give the claims back are still on their way, and a next checkpoint of the
+// container through the same replica waits for them and the second instead
+// of being refused.
+func TestCheckpointAnswersFirst(t *testing.T) {
+	entered := make(chan struct{}, 2)
+	conn := kubelet(t, func(w http.ResponseWriter, r *http.Request) {
+		entered <- struct{}{}
+		_, _ = fmt.Fprint(w, `{"items":["/var/lib/kubelet/checkpoints/a.tar"]}`)
+	})
+	fakeClock := newFakeClock()
+	store := newLeaseStore()
+	r := &CheckpointREST{Store: podGetter{"web": runningPod()}, KubeletConn: conn, DefaultTimeout: time.Minute, MaxTimeout: time.Hour,
+		Claims: NewClaims(store, "apiserver-a", 1, time.Minute, fakeClock), Clock: fakeClock}
+	openUpdates, openDeletes := store.gate("update"), store.gate("delete")
+	if rec := connect(t, r, &core.PodCheckpointOptions{}); rec.err != nil || rec.code != http.StatusOK {
+		t.Fatalf("first checkpoint: %d %v", rec.code, rec.err)
+	}
+	<-entered
+	store.waitStarted(t, "update", 1) // the end of the container's claim
+	store.waitStarted(t, "delete", 1) // the place given back
+
+	next := make(chan *recorder, 1)
+	go func() { next <- connect(t, r, &core.PodCheckpointOptions{}) }()
+	time.Sleep(100 * time.Millisecond) // room for a wrong refusal
+	select {
+	case rec := <-next:
+		t.Fatalf("the next checkpoint did not wait for the claims given back: %d %v", rec.code, rec.err)
+	default:
+	}
+	openUpdates()
+	openDeletes()
+	var rec *recorder
+	for rec == nil { // the second between two archives passes
+		select {
+		case rec = <-next:
+		case <-time.After(10 * time.Millisecond):
+			fakeClock.Step(100 * time.Millisecond)
+		}
+	}
+	if rec.err != nil || rec.code != http.StatusOK {
+		t.Fatalf("the next checkpoint: %d %v", rec.code, rec.err)
+	}
+	select {
+	case <-entered:
+	default:
+		t.Fatal("the next checkpoint never reached the kubelet")
+	}
+}
+
 // waitForTimers waits until n timers wait on fakeClock.
 func waitForTimers(t *testing.T, fakeClock *clocktesting.FakeClock, n int) {
 	t.Helper()

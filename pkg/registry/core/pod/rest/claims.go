@@ -125,10 +125,19 @@ type Claims struct {
 	wait     time.Duration
 	clock    clock.WithTickerAndDelayedExecution
 
+	// background are the writes that give claims back after the client got
+	// its answer; Run waits for them as it ends.
+	background sync.WaitGroup
+
 	mu sync.Mutex
 	// freed is closed, and forgotten, when a container's claim (by Lease
-	// name) may have been given back, here or by another replica.
-	freed map[string]chan struct{}
+	// name) may have been given back, here or by another replica; changed
+	// (by Lease name) when it changed, ended for one.
+	freed, changed map[string]chan struct{}
+	// ending are the container claims (by Lease name) whose checkpoint was
+	// answered while the write that marks them ended is on its way; closed
+	// when it landed or failed.
+	ending map[string]chan struct{}
 	// queues are the checkpoints of this replica waiting for a place on a
 	// node (by digest), first come first; a place given back wakes one.
 	queues map[string][]*nodeWaiter
@@ -168,9 +177,16 @@ func NewClaims(client kubernetes.Interface, holder string, maxPerNode int, wait 
 		wait:     wait,
 		clock:    clk,
 		freed:    map[string]chan struct{}{},
+		changed:  map[string]chan struct{}{},
+		ending:   map[string]chan struct{}{},
 		queues:   map[string][]*nodeWaiter{},
 	}
 	_, _ = c.informer.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		UpdateFunc: func(_, obj any) {
+			if l, ok := obj.(*coordinationv1.Lease); ok && l.Labels[LabelClaim] == ClaimContainer {
+				c.wakeMap(c.changed, l.Name)
+			}
+		},
 		DeleteFunc: func(obj any) {
 			if tombstone, ok := obj.(cache.DeletedFinalStateUnknown); ok {
 				obj = tombstone.Obj
@@ -183,8 +199,10 @@ func NewClaims(client kubernetes.Interface, holder string, maxPerNode int, wait 
 	return c
 }
 
-// Run watches the claims and deletes the expired ones until ctx ends.
+// Run watches the claims and deletes the expired ones until ctx ends, then
+// waits for the claims being given back.
 func (c *Claims) Run(ctx context.Context) {
+	defer c.background.Wait()
 	c.start(ctx.Done())
 	if !cache.WaitForCacheSync(ctx.Done(), c.informer.HasSynced) {
 		return
@@ -246,13 +264,29 @@ type Claim struct {
 // ClaimContainer claims container of pod namespace/name on node for a
 // checkpoint that takes at most hold. A checkpoint of the container that
 // ended less than a second ago is waited out (on this replica's clock, from
-// when its end was seen); one in flight refuses with 409.
+// when its end was seen); one in flight refuses with 409, once it had a
+// second to end if another replica serves it: that replica answers its
+// client before it writes the end.
 func (c *Claims) ClaimContainer(ctx context.Context, namespace, name, container, node string, hold time.Duration) (*Claim, error) {
 	if c == nil {
 		return nil, nil
 	}
 	leaseName := "checkpoint-" + digest(namespace+"/"+name+"/"+container, 40)
+	graced := false
 	for range claimAttempts {
+		// This replica answered the container's last checkpoint and is
+		// writing its end, or giving its claim back: wait for it rather
+		// than refuse.
+		c.mu.Lock()
+		ending := c.ending[leaseName]
+		c.mu.Unlock()
+		if ending != nil {
+			select {
+			case <-ending:
+			case <-ctx.Done():
+				return nil, apierrors.NewTimeoutError("the request ended while waiting to checkpoint", 0)
+			}
+		}
 		lease, err := c.leases.Create(ctx, c.newLease(leaseName, ClaimContainer, node, hold, map[string]string{
 			AnnotationPod: namespace + "/" + name, AnnotationContainer: container, AnnotationNode: node,
 		}), metav1.CreateOptions{})
@@ -262,35 +296,51 @@ func (c *Claims) ClaimContainer(ctx context.Context, namespace, name, container,
 		if !apierrors.IsAlreadyExists(err) {
 			return nil, c.writeError(ctx, err)
 		}
-		deleted := c.freedChannel(leaseName)
+		deleted, changed := c.channel(c.freed, leaseName), c.channel(c.changed, leaseName)
 		held, err := c.leases.Get(ctx, leaseName, metav1.GetOptions{})
-		if apierrors.IsNotFound(err) {
-			continue // given back meanwhile
-		}
-		if err != nil {
-			return nil, c.writeError(ctx, err)
-		}
+		var wait time.Duration
+		woken := changed
 		switch {
+		case apierrors.IsNotFound(err):
+			// given back meanwhile
+		case err != nil:
+			return nil, c.writeError(ctx, err)
 		case held.Annotations[AnnotationEnded] != "":
 			// Its checkpoint ended: wait a second from now, which is after
 			// it ended whatever the clocks of the two replicas say, or until
 			// its holder gives it back, which it does a second after the
 			// end on its own clock.
-			spacing := c.clock.NewTimer(archiveSpacing)
-			select {
-			case <-spacing.C():
-			case <-deleted:
-			case <-ctx.Done():
-			}
-			spacing.Stop()
-			c.forget(leaseName, deleted)
-			if ctx.Err() != nil {
-				return nil, apierrors.NewTimeoutError("the request ended while waiting to checkpoint", 0)
-			}
-		case !expired(held, c.clock.Now()):
+			wait, woken = archiveSpacing, nil // its end is what was seen
+		case expired(held, c.clock.Now()):
+		case graced || ptr.Deref(held.Spec.HolderIdentity, "") == c.holder:
+			c.forget(c.freed, leaseName, deleted)
+			c.forget(c.changed, leaseName, changed)
 			return nil, apierrors.NewConflict(core.Resource("pods/checkpoint"), name,
 				fmt.Errorf("a checkpoint of container %s is already in progress (served by %s since %s): its archive would be overwritten",
 					container, ptr.Deref(held.Spec.HolderIdentity, "an unknown apiserver"), held.Spec.AcquireTime.UTC().Format(time.RFC3339)))
+		default:
+			// Another replica's checkpoint of it may have been answered with
+			// the write of its end still on its way: look again when it
+			// lands, or a second from now.
+			wait, graced = archiveSpacing, true
+		}
+		if wait > 0 {
+			timer := c.clock.NewTimer(wait)
+			select {
+			case <-timer.C():
+			case <-deleted:
+			case <-woken:
+			case <-ctx.Done():
+			}
+			timer.Stop()
+		}
+		c.forget(c.freed, leaseName, deleted)
+		c.forget(c.changed, leaseName, changed)
+		if ctx.Err() != nil {
+			return nil, apierrors.NewTimeoutError("the request ended while waiting to checkpoint", 0)
+		}
+		if err != nil || wait > 0 && held.Annotations[AnnotationEnded] == "" {
+			continue // given back, or looked at again
 		}
 		if lease, err := c.takeOver(ctx, held, hold); err == nil {
 			return &Claim{claims: c, lease: lease}, nil
@@ -327,41 +377,146 @@ func (c *Claims) renew(ctx context.Context, lease *coordinationv1.Lease, hold ti
 
 // End gives the container's claim back a second after its checkpoint ended:
 // until then another checkpoint of the container, through any replica,
-// waits.
+// waits. Its writes go on after it returns, so that the client has its
+// answer first; a checkpoint of the container through this replica waits
+// until the claim is marked ended.
 func (cl *Claim) End() {
 	if cl == nil {
 		return
 	}
 	c := cl.claims
-	ctx, cancel := context.WithTimeout(context.Background(), claimWriteTimeout)
-	now := c.clock.Now()
-	lease := cl.lease.DeepCopy()
-	lease.Annotations[AnnotationEnded] = now.UTC().Format(time.RFC3339Nano)
-	lease.Spec.RenewTime = ptr.To(metav1.NewMicroTime(now))
-	lease.Spec.LeaseDurationSeconds = ptr.To(seconds(archiveSpacing))
-	ended, err := c.leases.Update(ctx, lease, metav1.UpdateOptions{})
-	if err != nil {
-		cancel()
-		if !lostRace(err) {
-			klog.FromContext(ctx).Error(err, "Cannot mark a checkpoint claim ended; it expires by itself", "lease", klog.KObj(cl.lease))
+	c.giveBack(cl.lease.Name, func() {
+		ctx, cancel := context.WithTimeout(context.Background(), claimWriteTimeout)
+		now := c.clock.Now()
+		lease := cl.lease.DeepCopy()
+		lease.Annotations[AnnotationEnded] = now.UTC().Format(time.RFC3339Nano)
+		lease.Spec.RenewTime = ptr.To(metav1.NewMicroTime(now))
+		lease.Spec.LeaseDurationSeconds = ptr.To(seconds(archiveSpacing))
+		ended, err := c.leases.Update(ctx, lease, metav1.UpdateOptions{})
+		if err != nil {
+			cancel()
+			if !lostRace(err) {
+				klog.FromContext(ctx).Error(err, "Cannot mark a checkpoint claim ended; it expires by itself", "lease", klog.KObj(cl.lease))
+			}
+			return
 		}
-		return
-	}
-	c.clock.AfterFunc(archiveSpacing, func() {
-		defer cancel()
-		c.release(ctx, ended)
+		c.clock.AfterFunc(archiveSpacing, func() {
+			defer cancel()
+			c.release(ctx, ended)
+		})
 	})
 }
 
-// ClaimNode takes one of the node's places for the checkpoint that holds
-// claim, waiting for one up to the claims' wait (at most limit, the
-// checkpoint's own timeout) or until ctx ends; it reports false when it got
-// none. When it waited, it renews claim too, so that the container's claim
-// lasts the checkpoint from now. A place taken must be given back with
-// Release.
-func (c *Claims) ClaimNode(ctx context.Context, claim *Claim, node string, limit, hold time.Duration) (*Claim, bool, error) {
-	if c.Max() == 0 {
+// giveBack runs write, which ends or gives back the container's claim
+// leaseName, apart from the request; until it is done, a checkpoint of the
+// container through this replica waits for it rather than find the claim
+// held.
+func (c *Claims) giveBack(leaseName string, write func()) {
+	ending := make(chan struct{})
+	c.mu.Lock()
+	c.ending[leaseName] = ending
+	c.mu.Unlock()
+	c.goBackground(func() {
+		defer func() {
+			c.mu.Lock()
+			if c.ending[leaseName] == ending {
+				delete(c.ending, leaseName)
+			}
+			c.mu.Unlock()
+			close(ending)
+		}()
+		write()
+	})
+}
+
+// goBackground runs f, a write that gives claims back, apart from the
+// request; Run waits for it as it ends.
+func (c *Claims) goBackground(f func()) {
+	c.background.Add(1)
+	go func() {
+		defer c.background.Done()
+		f()
+	}()
+}
+
+// Held is what a checkpoint holds: its container's claim and a place on its
+// node.
+type Held struct {
+	claim, place *Claim
+}
+
+// Take claims container of pod namespace/name and a place on its node for a
+// checkpoint that takes at most hold, both in one round of writes: a
+// checkpoint that finds its node busy waits for a place up to the claims'
+// wait (at most limit, its own timeout) and renews its container's claim
+// when it gets one. It reports false, having given everything back, when no
+// place was given in time or ctx ended; an error is a status for the client.
+func (c *Claims) Take(ctx context.Context, namespace, name, container, node string, limit, hold time.Duration) (*Held, bool, error) {
+	if c == nil {
 		return nil, true, nil
+	}
+	type placed struct {
+		place      *Claim
+		ok, waited bool
+		err        error
+	}
+	nodeCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	got := make(chan placed, 1)
+	go func() {
+		var p placed
+		p.place, p.ok, p.waited, p.err = c.ClaimNode(nodeCtx, node, limit, hold)
+		got <- p
+	}()
+	claim, err := c.ClaimContainer(ctx, namespace, name, container, node, hold)
+	if err != nil {
+		stop() // no place is waited for on its behalf
+	}
+	p := <-got
+	held := &Held{claim: claim, place: p.place}
+	switch {
+	case err != nil:
+	case p.err != nil:
+		err = p.err
+	case !p.ok:
+	case p.waited:
+		// The container's claim lasts the checkpoint from now.
+		if err = claim.Renew(ctx, hold); err == nil {
+			return held, true, nil
+		}
+	default:
+		return held, true, nil
+	}
+	held.Done(false)
+	return nil, false, err
+}
+
+// Done gives back what a checkpoint held, apart from the request so that
+// the client has its answer first. The container's claim of a checkpoint
+// that asked the kubelet (asked) ends, so that the next archive of the
+// container is named a second later; one that never reached the kubelet is
+// given back at once.
+func (h *Held) Done(asked bool) {
+	if h == nil {
+		return
+	}
+	if asked {
+		h.claim.End()
+	} else if h.claim != nil {
+		h.claim.claims.giveBack(h.claim.lease.Name, h.claim.Release)
+	}
+	if h.place != nil {
+		h.place.claims.goBackground(h.place.Release)
+	}
+}
+
+// ClaimNode takes one of the node's places for a checkpoint, waiting for one
+// up to the claims' wait (at most limit, the checkpoint's own timeout) or
+// until ctx ends; it reports false when it got none, and whether it waited.
+// A place taken must be given back with Release.
+func (c *Claims) ClaimNode(ctx context.Context, node string, limit, hold time.Duration) (place *Claim, ok, waited bool, err error) {
+	if c.Max() == 0 {
+		return nil, true, false, nil
 	}
 	nodeDigest := digest(node, 16)
 	wait := min(c.wait, limit)
@@ -387,29 +542,22 @@ func (c *Claims) ClaimNode(ctx context.Context, claim *Claim, node string, limit
 			// Awake from here on: a place given back while it looks wakes
 			// it again at once.
 			if handed := c.rearm(w); handed != nil {
-				place, err := c.takeHanded(ctx, claim, handed, hold)
+				place, err := c.takeHanded(ctx, handed, hold)
 				if place != nil || err != nil {
-					return place, place != nil, err
+					return place, place != nil, true, err
 				}
 				// The place was taken from it meanwhile: look again.
 			}
 		}
 		lease, err := c.tryNode(ctx, node, nodeDigest, hold)
 		if err != nil {
-			return nil, false, err
+			return nil, false, deadline != nil, err
 		}
 		if lease != nil {
-			place := &Claim{claims: c, lease: lease}
-			if deadline != nil {
-				if err := claim.Renew(ctx, hold); err != nil {
-					place.Release()
-					return nil, false, err
-				}
-			}
-			return place, true, nil
+			return &Claim{claims: c, lease: lease}, true, deadline != nil, nil
 		}
 		if w == nil {
-			return nil, false, nil
+			return nil, false, false, nil
 		}
 		if deadline == nil {
 			deadline = c.clock.NewTimer(wait)
@@ -423,32 +571,23 @@ func (c *Claims) ClaimNode(ctx context.Context, claim *Claim, node string, limit
 		case <-w.woken:
 		case <-poll.C():
 		case <-deadline.C():
-			return nil, false, nil
+			return nil, false, true, nil
 		case <-ctx.Done():
-			return nil, false, nil
+			return nil, false, true, nil
 		}
 	}
 }
 
 // takeHanded renews a place handed over by a checkpoint of this replica
-// that ended, and claim with it, both writes at once. It returns nil and no
-// error when the place was taken from it meanwhile (deleted or changed by
-// another writer).
-func (c *Claims) takeHanded(ctx context.Context, claim *Claim, handed *coordinationv1.Lease, hold time.Duration) (*Claim, error) {
-	renewed := make(chan error, 1)
-	go func() { renewed <- claim.Renew(ctx, hold) }()
+// that ended. It returns nil and no error when the place was taken from it
+// meanwhile (deleted or changed by another writer).
+func (c *Claims) takeHanded(ctx context.Context, handed *coordinationv1.Lease, hold time.Duration) (*Claim, error) {
 	lease, err := c.renew(ctx, handed, hold)
-	claimErr := <-renewed
 	switch {
 	case err == nil:
-		place := &Claim{claims: c, lease: lease}
-		if claimErr != nil {
-			place.Release()
-			return nil, claimErr
-		}
-		return place, nil
+		return &Claim{claims: c, lease: lease}, nil
 	case lostRace(err):
-		return nil, claimErr
+		return nil, nil
 	default:
 		// Not written: give it back (to the next in line, or to all).
 		(&Claim{claims: c, lease: handed}).Release()
@@ -634,7 +773,7 @@ func (c *Claims) given(lease *coordinationv1.Lease) {
 		c.wakeNode(lease.Labels[LabelNode])
 		return
 	}
-	c.wake(lease.Name)
+	c.wakeMap(c.freed, lease.Name)
 }
 
 func (c *Claims) takeOver(ctx context.Context, held *coordinationv1.Lease, hold time.Duration) (*coordinationv1.Lease, error) {
@@ -674,34 +813,36 @@ func (c *Claims) writeError(ctx context.Context, err error) error {
 	return apierrors.NewInternalError(fmt.Errorf("cannot write the checkpoint's claim (a Lease in namespace %s): %w", ClaimNamespace, err))
 }
 
-func (c *Claims) freedChannel(key string) chan struct{} {
+// channel is closed, and forgotten, when what m waits for happens to the
+// claim key.
+func (c *Claims) channel(m map[string]chan struct{}, key string) chan struct{} {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	freed, ok := c.freed[key]
+	ch, ok := m[key]
 	if !ok {
-		freed = make(chan struct{})
-		c.freed[key] = freed
+		ch = make(chan struct{})
+		m[key] = ch
 	}
-	return freed
+	return ch
 }
 
-func (c *Claims) wake(key string) {
+func (c *Claims) wakeMap(m map[string]chan struct{}, key string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if freed, ok := c.freed[key]; ok {
-		close(freed)
-		delete(c.freed, key)
+	if ch, ok := m[key]; ok {
+		close(ch)
+		delete(m, key)
 	}
 }
 
 // forget drops a channel nobody may wait on any more, so that the map holds
 // only what is waited for (another waiter of the same key then waits out its
 // timer instead).
-func (c *Claims) forget(key string, freed chan struct{}) {
+func (c *Claims) forget(m map[string]chan struct{}, key string, ch chan struct{}) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.freed[key] == freed {
-		delete(c.freed, key)
+	if ch != nil && m[key] == ch {
+		delete(m, key)
 	}
 }
 

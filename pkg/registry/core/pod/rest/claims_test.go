@@ -32,6 +32,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes/fake"
+	coordinationv1client "k8s.io/client-go/kubernetes/typed/coordination/v1"
 	clienttesting "k8s.io/client-go/testing"
 	clocktesting "k8s.io/utils/clock/testing"
 	"k8s.io/utils/ptr"
@@ -48,12 +49,89 @@ type leaseStore struct {
 	writes map[string]int
 	// beforeCreate, when set, runs (once) as the next create begins.
 	beforeCreate func()
+	// gates hold the writes of a verb until closed; started counts the
+	// writes that began, held or not.
+	gates   map[string]chan struct{}
+	started map[string]int
+}
+
+// gate holds every write of verb from now until the returned func is called.
+func (s *leaseStore) gate(verb string) func() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	g := make(chan struct{})
+	s.gates[verb] = g
+	return func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		delete(s.gates, verb)
+		close(g)
+	}
+}
+
+// pass counts a write of verb that begins and holds it while its gate is
+// shut. (The fake clientset runs one action at a time, so a write is held
+// before it reaches it.)
+func (s *leaseStore) pass(verb string) {
+	s.mu.Lock()
+	s.started[verb]++
+	gate := s.gates[verb]
+	s.mu.Unlock()
+	if gate != nil {
+		<-gate
+	}
+}
+
+func (s *leaseStore) CoordinationV1() coordinationv1client.CoordinationV1Interface {
+	return gatedCoordination{s.Clientset.CoordinationV1(), s}
+}
+
+type gatedCoordination struct {
+	coordinationv1client.CoordinationV1Interface
+	s *leaseStore
+}
+
+func (g gatedCoordination) Leases(namespace string) coordinationv1client.LeaseInterface {
+	return gatedLeases{g.CoordinationV1Interface.Leases(namespace), g.s}
+}
+
+type gatedLeases struct {
+	coordinationv1client.LeaseInterface
+	s *leaseStore
+}
+
+func (l gatedLeases) Create(ctx context.Context, lease *coordinationv1.Lease, opts metav1.CreateOptions) (*coordinationv1.Lease, error) {
+	l.s.pass("create")
+	return l.LeaseInterface.Create(ctx, lease, opts)
+}
+
+func (l gatedLeases) Update(ctx context.Context, lease *coordinationv1.Lease, opts metav1.UpdateOptions) (*coordinationv1.Lease, error) {
+	l.s.pass("update")
+	return l.LeaseInterface.Update(ctx, lease, opts)
+}
+
+func (l gatedLeases) Delete(ctx context.Context, name string, opts metav1.DeleteOptions) error {
+	l.s.pass("delete")
+	return l.LeaseInterface.Delete(ctx, name, opts)
+}
+
+// waitStarted waits until n writes of verb began.
+func (s *leaseStore) waitStarted(t *testing.T, verb string, n int) {
+	t.Helper()
+	err := wait.PollUntilContextTimeout(context.Background(), time.Millisecond, 10*time.Second, true, func(context.Context) (bool, error) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return s.started[verb] >= n, nil
+	})
+	if err != nil {
+		t.Fatalf("%d %ss began, want %d", s.started[verb], verb, n)
+	}
 }
 
 var leasesResource = coordinationv1.SchemeGroupVersion.WithResource("leases")
 
 func newLeaseStore() *leaseStore {
-	s := &leaseStore{Clientset: fake.NewClientset(), writes: map[string]int{}}
+	s := &leaseStore{Clientset: fake.NewClientset(), writes: map[string]int{}, gates: map[string]chan struct{}{}, started: map[string]int{}}
 	tracker := s.Tracker()
 	s.PrependReactor("*", "leases", func(action clienttesting.Action) (bool, runtime.Object, error) {
 		s.mu.Lock()
@@ -148,10 +226,28 @@ func TestClaimContainerAcrossReplicas(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = b.ClaimContainer(ctx, "default", "web", "app", "node1", time.Minute)
+	// Through another replica: refused once it had a second to see the end
+	// (its replica answers before writing it).
+	refused := make(chan error)
+	go func() {
+		_, err := b.ClaimContainer(ctx, "default", "web", "app", "node1", time.Minute)
+		refused <- err
+	}()
+	waitForTimers(t, fakeClock, 1)
+	select {
+	case err := <-refused:
+		t.Fatalf("refused without giving the claim's end a second to land: %v", err)
+	default:
+	}
+	fakeClock.Step(time.Second)
+	err = <-refused
 	want := `Operation cannot be fulfilled on pods/checkpoint "web": a checkpoint of container app is already in progress (served by apiserver-a since 2026-11-30T03:00:00Z): its archive would be overwritten`
 	if !apierrors.IsConflict(err) || err.Error() != want {
 		t.Fatalf("the same container through another replica: got %v\nwant 409 %s", err, want)
+	}
+	// Through its own replica: refused at once.
+	if _, err := a.ClaimContainer(ctx, "default", "web", "app", "node1", time.Minute); !apierrors.IsConflict(err) || err.Error() != want {
+		t.Fatalf("the same container through its replica: got %v\nwant 409 %s", err, want)
 	}
 	if other, err := b.ClaimContainer(ctx, "default", "web", "sidecar", "node1", time.Minute); err != nil {
 		t.Fatalf("another container waits for app: %v", err)
@@ -161,6 +257,8 @@ func TestClaimContainerAcrossReplicas(t *testing.T) {
 
 	// Ended: the next one, through the other replica, waits a second.
 	first.End()
+	a.background.Wait()
+	b.background.Wait()
 	next := make(chan error)
 	go func() {
 		claim, err := b.ClaimContainer(ctx, "default", "web", "app", "node1", time.Minute)
@@ -203,6 +301,7 @@ func TestClaimContainerWaitEndsWhenGivenBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	first.End()
+	a.background.Wait()
 	fakeClock.Step(500 * time.Millisecond)
 	next := make(chan error)
 	go func() {
@@ -237,10 +336,10 @@ func TestClaimExpires(t *testing.T) {
 	if _, err := dead.ClaimContainer(ctx, "default", "web", "app", "node1", hold); err != nil {
 		t.Fatal(err)
 	}
-	if _, ok, err := dead.ClaimNode(ctx, nil, "node1", time.Minute, hold); !ok || err != nil {
+	if _, ok, _, err := dead.ClaimNode(ctx, "node1", time.Minute, hold); !ok || err != nil {
 		t.Fatalf("first place: %v %v", ok, err)
 	}
-	if _, ok, err := dead.ClaimNode(ctx, nil, "node2", time.Minute, hold); !ok || err != nil {
+	if _, ok, _, err := dead.ClaimNode(ctx, "node2", time.Minute, hold); !ok || err != nil {
 		t.Fatalf("place on node2: %v %v", ok, err)
 	}
 	// The replica that takes over reads the places from its watch.
@@ -251,11 +350,20 @@ func TestClaimExpires(t *testing.T) {
 	if err != nil {
 		t.Fatal("the watch of the claims never showed the dead replica's three claims")
 	}
-	fakeClock.Step(hold - time.Millisecond)
-	if _, err := alive.ClaimContainer(ctx, "default", "web", "app", "node1", hold); !apierrors.IsConflict(err) {
+	// Before it expired: refused once its end had a second to land.
+	fakeClock.Step(hold - 1100*time.Millisecond)
+	refused := make(chan error)
+	go func() {
+		_, err := alive.ClaimContainer(ctx, "default", "web", "app", "node1", hold)
+		refused <- err
+	}()
+	waitForTimers(t, fakeClock, 1)
+	fakeClock.Step(time.Second)
+	if err := <-refused; !apierrors.IsConflict(err) {
 		t.Fatalf("before the claim expired: got %v, want 409", err)
 	}
-	if _, ok, _ := alive.ClaimNode(ctx, nil, "node1", time.Minute, hold); ok {
+	fakeClock.Step(100*time.Millisecond - time.Millisecond)
+	if _, ok, _, _ := alive.ClaimNode(ctx, "node1", time.Minute, hold); ok {
 		t.Fatal("before the claim expired: got the node's only place")
 	}
 	fakeClock.Step(time.Millisecond)
@@ -266,12 +374,13 @@ func TestClaimExpires(t *testing.T) {
 	if got := ptr.Deref(claim.lease.Spec.HolderIdentity, ""); got != "apiserver-alive" || ptr.Deref(claim.lease.Spec.LeaseTransitions, 0) != 1 {
 		t.Errorf("the claim taken over: holder %q, transitions %d", got, ptr.Deref(claim.lease.Spec.LeaseTransitions, 0))
 	}
-	place, ok, err := alive.ClaimNode(ctx, nil, "node1", time.Minute, hold)
+	place, ok, _, err := alive.ClaimNode(ctx, "node1", time.Minute, hold)
 	if !ok || err != nil {
 		t.Fatalf("after the place expired: %v %v", ok, err)
 	}
 	place.Release()
 	claim.End()
+	alive.background.Wait()
 	fakeClock.Step(time.Second)
 
 	// Left: the dead replica's place on node2, expired; collect deletes it.
@@ -291,20 +400,20 @@ func TestClaimNodeAcrossReplicas(t *testing.T) {
 	a := NewClaims(store, "apiserver-a", 2, time.Minute, fakeClock)
 	b := NewClaims(store, "apiserver-b", 2, time.Minute, fakeClock)
 	watch(t, ctx, b)
-	one, ok, err := a.ClaimNode(ctx, nil, "node1", time.Hour, time.Minute)
+	one, ok, _, err := a.ClaimNode(ctx, "node1", time.Hour, time.Minute)
 	if !ok || err != nil {
 		t.Fatal(ok, err)
 	}
-	if _, ok, err := b.ClaimNode(ctx, nil, "node1", time.Hour, time.Minute); !ok || err != nil {
+	if _, ok, _, err := b.ClaimNode(ctx, "node1", time.Hour, time.Minute); !ok || err != nil {
 		t.Fatal(ok, err)
 	}
 	got := make(chan bool)
 	go func() {
-		_, ok, _ := b.ClaimNode(ctx, nil, "node1", time.Hour, time.Minute)
+		_, ok, _, _ := b.ClaimNode(ctx, "node1", time.Hour, time.Minute)
 		got <- ok
 	}()
 	waitForTimers(t, fakeClock, 2) // the wait and the poll
-	if _, ok, _ := b.ClaimNode(ctx, nil, "node2", 0, time.Minute); !ok {
+	if _, ok, _, _ := b.ClaimNode(ctx, "node2", 0, time.Minute); !ok {
 		t.Fatal("node2 is bounded by node1")
 	}
 	one.Release() // by replica a; replica b learns it from the watch
@@ -330,21 +439,20 @@ func TestClaimNodeHandsOver(t *testing.T) {
 	ctx := context.Background()
 	store, fakeClock := newLeaseStore(), newFakeClock()
 	c := NewClaims(store, "apiserver-a", 1, time.Minute, fakeClock)
-	place, ok, err := c.ClaimNode(ctx, nil, "node1", time.Hour, time.Hour)
+	place, ok, _, err := c.ClaimNode(ctx, "node1", time.Hour, time.Hour)
 	if !ok || err != nil {
 		t.Fatal(ok, err)
 	}
 	const waiters = 4
-	got := make([]chan *Claim, waiters)
-	claims := make([]*Claim, waiters)
+	got := make([]chan *Held, waiters)
 	for i := range got {
-		got[i] = make(chan *Claim, 1)
-		if claims[i], err = c.ClaimContainer(ctx, "default", "web-"+strconv.Itoa(i), "app", "node1", time.Hour); err != nil {
-			t.Fatal(err)
-		}
+		got[i] = make(chan *Held, 1)
 		go func() {
-			place, _, _ := c.ClaimNode(ctx, claims[i], "node1", time.Hour, 2*time.Hour)
-			got[i] <- place
+			held, _, err := c.Take(ctx, "default", "web-"+strconv.Itoa(i), "app", "node1", time.Hour, 2*time.Hour)
+			if err != nil {
+				t.Error(err)
+			}
+			got[i] <- held
 		}()
 		waitForTimers(t, fakeClock, 2*(i+1)) // in line, in this order
 	}
@@ -358,11 +466,13 @@ func TestClaimNodeHandsOver(t *testing.T) {
 		deletes := store.writes["delete"]
 		fakeClock.Step(time.Millisecond)
 		place.Release()
+		var held *Held
 		select {
-		case place = <-got[i]:
+		case held = <-got[i]:
 		case <-time.After(10 * time.Second):
 			t.Fatalf("waiter %d, the longest waiting, did not get the place given back", i)
 		}
+		place = held.place
 		time.Sleep(100 * time.Millisecond) // room for a wrongly woken waiter to write
 		n := store.writeCount() - before
 		if i < waiters-1 {
@@ -377,7 +487,7 @@ func TestClaimNodeHandsOver(t *testing.T) {
 		if place == nil || place.lease.Spec.RenewTime.Time != fakeClock.Now() || *place.lease.Spec.LeaseDurationSeconds != 7200 {
 			t.Fatalf("waiter %d: got %+v, want the place renewed for 2h from now", i, place)
 		}
-		renewed, err := store.CoordinationV1().Leases(ClaimNamespace).Get(ctx, claims[i].lease.Name, metav1.GetOptions{})
+		renewed, err := store.CoordinationV1().Leases(ClaimNamespace).Get(ctx, held.claim.lease.Name, metav1.GetOptions{})
 		if err != nil || renewed.Spec.RenewTime.Time != fakeClock.Now() || *renewed.Spec.LeaseDurationSeconds != 7200 {
 			t.Fatalf("waiter %d: the container's claim is %+v (%v), want it renewed for 2h from now", i, renewed, err)
 		}
@@ -392,20 +502,20 @@ func TestClaimNodeHandsOver(t *testing.T) {
 func TestClaimNodeHandedOverWhileLeaving(t *testing.T) {
 	store, fakeClock := newLeaseStore(), newFakeClock()
 	c := NewClaims(store, "apiserver-a", 1, time.Minute, fakeClock)
-	place, ok, err := c.ClaimNode(context.Background(), nil, "node1", time.Hour, time.Hour)
+	place, ok, _, err := c.ClaimNode(context.Background(), "node1", time.Hour, time.Hour)
 	if !ok || err != nil {
 		t.Fatal(ok, err)
 	}
 	leaving, cancel := context.WithCancel(context.Background())
 	first := make(chan bool, 1)
 	go func() {
-		_, ok, _ := c.ClaimNode(leaving, nil, "node1", time.Hour, time.Hour)
+		_, ok, _, _ := c.ClaimNode(leaving, "node1", time.Hour, time.Hour)
 		first <- ok
 	}()
 	waitForTimers(t, fakeClock, 2)
 	second := make(chan *Claim, 1)
 	go func() {
-		place, _, _ := c.ClaimNode(context.Background(), nil, "node1", time.Hour, time.Hour)
+		place, _, _, _ := c.ClaimNode(context.Background(), "node1", time.Hour, time.Hour)
 		second <- place
 	}()
 	waitForTimers(t, fakeClock, 4)
@@ -444,7 +554,7 @@ func TestClaimNodeWakeNotLost(t *testing.T) {
 	c := NewClaims(store, "apiserver-a", 2, time.Minute, fakeClock)
 	var held []*Claim
 	for range 2 {
-		place, ok, err := c.ClaimNode(ctx, nil, "node1", time.Hour, time.Hour)
+		place, ok, _, err := c.ClaimNode(ctx, "node1", time.Hour, time.Hour)
 		if !ok || err != nil {
 			t.Fatal(ok, err)
 		}
@@ -454,7 +564,7 @@ func TestClaimNodeWakeNotLost(t *testing.T) {
 	for i := range got {
 		got[i] = make(chan bool, 1)
 		go func() {
-			_, ok, _ := c.ClaimNode(ctx, nil, "node1", time.Hour, time.Hour)
+			_, ok, _, _ := c.ClaimNode(ctx, "node1", time.Hour, time.Hour)
 			got[i] <- ok
 		}()
 		waitForTimers(t, fakeClock, 2*(i+1))
@@ -494,7 +604,7 @@ func TestClaimNodeWait(t *testing.T) {
 	store, fakeClock := newLeaseStore(), newFakeClock()
 	c := NewClaims(store, "apiserver-a", 1, time.Minute, fakeClock)
 	ctx := context.Background()
-	if _, ok, _ := c.ClaimNode(ctx, nil, "a", time.Hour, time.Hour); !ok {
+	if _, ok, _, _ := c.ClaimNode(ctx, "a", time.Hour, time.Hour); !ok {
 		t.Fatal("the first place")
 	}
 	for _, tc := range []struct {
@@ -503,7 +613,7 @@ func TestClaimNodeWait(t *testing.T) {
 	}{{"the claims' wait", time.Hour}, {"the checkpoint's timeout", 5 * time.Second}} {
 		got := make(chan bool)
 		go func() {
-			_, ok, _ := c.ClaimNode(ctx, nil, "a", tc.limit, time.Hour)
+			_, ok, _, _ := c.ClaimNode(ctx, "a", tc.limit, time.Hour)
 			got <- ok
 		}()
 		waitForTimers(t, fakeClock, 2)
@@ -517,7 +627,7 @@ func TestClaimNodeWait(t *testing.T) {
 	cancelled, cancel := context.WithCancel(ctx)
 	got := make(chan bool)
 	go func() {
-		_, ok, _ := c.ClaimNode(cancelled, nil, "a", time.Hour, time.Hour)
+		_, ok, _, _ := c.ClaimNode(cancelled, "a", time.Hour, time.Hour)
 		got <- ok
 	}()
 	waitForTimers(t, fakeClock, 2)
@@ -527,7 +637,7 @@ func TestClaimNodeWait(t *testing.T) {
 	}
 	unbounded := NewClaims(store, "apiserver-a", 0, 0, fakeClock)
 	for range 10 {
-		if place, ok, err := unbounded.ClaimNode(ctx, nil, "a", 0, time.Hour); !ok || err != nil || place != nil {
+		if place, ok, _, err := unbounded.ClaimNode(ctx, "a", 0, time.Hour); !ok || err != nil || place != nil {
 			t.Fatal("no bound refused a checkpoint, or wrote a claim")
 		}
 	}
@@ -566,4 +676,87 @@ func names(leases []coordinationv1.Lease) []string {
 		n = append(n, l.Name)
 	}
 	return n
+}
+
+// TestTakeOneRound: a checkpoint writes its container's claim and its place
+// on the node at once, one round of writes before the kubelet is asked; one
+// of a container in flight is refused with 409 and gives back the place it
+// took meanwhile.
+func TestTakeOneRound(t *testing.T) {
+	ctx := context.Background()
+	store, fakeClock := newLeaseStore(), newFakeClock()
+	c := NewClaims(store, "apiserver-a", 2, time.Minute, fakeClock)
+	open := store.gate("create")
+	taken := make(chan *Held, 1)
+	go func() {
+		held, ok, err := c.Take(ctx, "default", "web", "app", "node1", time.Minute, time.Minute)
+		if !ok || err != nil {
+			t.Errorf("take: %v %v", ok, err)
+		}
+		taken <- held
+	}()
+	store.waitStarted(t, "create", 2) // both, while neither is written
+	open()
+	held := <-taken
+	if held == nil || held.claim == nil || held.place == nil {
+		t.Fatalf("took %+v, want the container's claim and a place", held)
+	}
+
+	_, ok, err := c.Take(ctx, "default", "web", "app", "node1", time.Minute, time.Minute)
+	if ok || !apierrors.IsConflict(err) || !strings.Contains(err.Error(), "a checkpoint of container app is already in progress") {
+		t.Fatalf("the same container again: got %v %v, want 409", ok, err)
+	}
+	c.background.Wait()
+	if left := names(store.leases(t)); len(left) != 2 {
+		t.Errorf("claims: %v, want the first checkpoint's two", left)
+	}
+	held.Done(true)
+	c.background.Wait()
+	fakeClock.Step(archiveSpacing)
+	if err := wait.PollUntilContextTimeout(ctx, time.Millisecond, 10*time.Second, true, func(context.Context) (bool, error) {
+		return len(store.leases(t)) == 0, nil
+	}); err != nil {
+		t.Errorf("claims left a second after the end: %v", names(store.leases(t)))
+	}
+}
+
+// TestClaimContainerSeesTheEndLand: through another replica, a checkpoint of
+// a container whose last checkpoint was answered but whose end is still
+// being written waits for the end to land (from its watch) and then the
+// second, instead of being refused.
+func TestClaimContainerSeesTheEndLand(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	store, fakeClock := newLeaseStore(), newFakeClock()
+	a := NewClaims(store, "apiserver-a", 0, 0, fakeClock)
+	b := NewClaims(store, "apiserver-b", 0, 0, fakeClock)
+	watch(t, ctx, b)
+	first, err := a.ClaimContainer(ctx, "default", "web", "app", "node1", time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	open := store.gate("update")
+	first.End() // answered; its end is on its way
+	store.waitStarted(t, "update", 1)
+	next := make(chan error, 1)
+	go func() {
+		claim, err := b.ClaimContainer(ctx, "default", "web", "app", "node1", time.Minute)
+		if err == nil {
+			claim.End()
+		}
+		next <- err
+	}()
+	waitForTimers(t, fakeClock, 1) // its second to see the end
+	open()
+	a.background.Wait()
+	waitForTimers(t, fakeClock, 2) // the end seen: the spacing, and a's give-back
+	select {
+	case err := <-next:
+		t.Fatalf("started within a second of the previous checkpoint's end: %v", err)
+	default:
+	}
+	fakeClock.Step(archiveSpacing)
+	if err := <-next; err != nil {
+		t.Fatalf("after the end landed and a second passed: %v", err)
+	}
 }
