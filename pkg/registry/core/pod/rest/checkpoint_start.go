@@ -34,6 +34,8 @@ const (
 	// ClaimsHookName watches the claims of checkpoints and deletes the
 	// expired ones.
 	ClaimsHookName = "start-checkpoint-claims"
+	// ClaimsShutdownHookName waits for the claims being given back.
+	ClaimsShutdownHookName = "stop-checkpoint-claims"
 	// EventsHookName starts the recorder of checkpoint Events.
 	EventsHookName = "start-checkpoint-event-broadcaster"
 	// EventsShutdownHookName stops it.
@@ -45,7 +47,8 @@ const (
 // the checkpoints of every replica apart, watched and collected once s has
 // started, and the recorder of the Event every checkpoint leaves on its pod,
 // stopped before s shuts down. resources are the APIs s serves (the claims
-// need coordination.k8s.io/v1 Leases); holder names this replica in its
+// need coordination.k8s.io/v1 Leases), whose give-backs it waits for as s
+// shuts down; holder names this replica in its
 // claims; maxInflightPerNode and inflightWait are
 // --checkpoint-max-inflight-per-node and --checkpoint-inflight-wait.
 func SetUpCheckpoint(s *genericapiserver.GenericAPIServer, resources *serverstorage.ResourceConfig, client kubernetes.Interface, holder string, maxInflightPerNode int, inflightWait time.Duration) (*Claims, record.EventRecorder, error) {
@@ -57,6 +60,12 @@ func SetUpCheckpoint(s *genericapiserver.GenericAPIServer, resources *serverstor
 	events := broadcaster.NewRecorder(clientgoscheme.Scheme, corev1.EventSource{Component: "kube-apiserver"})
 	if err := s.AddPostStartHook(ClaimsHookName, func(hookContext genericapiserver.PostStartHookContext) error {
 		go claims.Run(hookContext)
+		return nil
+	}); err != nil {
+		return nil, nil, err
+	}
+	if err := s.AddPreShutdownHook(ClaimsShutdownHookName, func() error {
+		claims.background.Wait() // each write is bounded by claimWriteTimeout
 		return nil
 	}); err != nil {
 		return nil, nil, err

@@ -88,6 +88,12 @@ const (
 	claimGCPeriod = 30 * time.Second
 	// claimWriteTimeout bounds the writes that give a claim back.
 	claimWriteTimeout = 10 * time.Second
+	// claimClockSkew is how far the clocks of two replicas may disagree
+	// when one tells whether a checkpoint the other served was answered
+	// before it was asked for the next: a checkpoint that ended within it
+	// is taken as answered (the next waits for the second), not as in
+	// flight (409).
+	claimClockSkew = 250 * time.Millisecond
 	// claimAttempts bounds the rounds of a claim that keeps losing races.
 	claimAttempts = 5
 	// handOffFor is how long a replica passes a place on a node from one of
@@ -264,15 +270,18 @@ type Claim struct {
 // ClaimContainer claims container of pod namespace/name on node for a
 // checkpoint that takes at most hold. A checkpoint of the container that
 // ended less than a second ago is waited out (on this replica's clock, from
-// when its end was seen); one in flight refuses with 409, once it had a
-// second to end if another replica serves it: that replica answers its
-// client before it writes the end.
+// when its end was seen); one in flight when this one was asked refuses with
+// 409. A replica answers its client before it writes the end, so a claim
+// another replica holds is given a second to be marked ended, and refuses
+// only if it stays held or ended after this checkpoint was asked.
 func (c *Claims) ClaimContainer(ctx context.Context, namespace, name, container, node string, hold time.Duration) (*Claim, error) {
 	if c == nil {
 		return nil, nil
 	}
 	leaseName := "checkpoint-" + digest(namespace+"/"+name+"/"+container, 40)
-	graced := false
+	asked := c.clock.Now()
+	var inFlight *coordinationv1.Lease // held by another replica when first looked at
+	look := false                      // read the claim again without trying to create it
 	for range claimAttempts {
 		// This replica answered the container's last checkpoint and is
 		// writing its end, or giving its claim back: wait for it rather
@@ -287,42 +296,49 @@ func (c *Claims) ClaimContainer(ctx context.Context, namespace, name, container,
 				return nil, apierrors.NewTimeoutError("the request ended while waiting to checkpoint", 0)
 			}
 		}
-		lease, err := c.leases.Create(ctx, c.newLease(leaseName, ClaimContainer, node, hold, map[string]string{
-			AnnotationPod: namespace + "/" + name, AnnotationContainer: container, AnnotationNode: node,
-		}), metav1.CreateOptions{})
-		if err == nil {
-			return &Claim{claims: c, lease: lease}, nil
+		if !look {
+			lease, err := c.leases.Create(ctx, c.newLease(leaseName, ClaimContainer, node, hold, map[string]string{
+				AnnotationPod: namespace + "/" + name, AnnotationContainer: container, AnnotationNode: node,
+			}), metav1.CreateOptions{})
+			if err == nil {
+				return &Claim{claims: c, lease: lease}, nil
+			}
+			if !apierrors.IsAlreadyExists(err) {
+				return nil, c.writeError(ctx, err)
+			}
 		}
-		if !apierrors.IsAlreadyExists(err) {
-			return nil, c.writeError(ctx, err)
-		}
+		look = false
 		deleted, changed := c.channel(c.freed, leaseName), c.channel(c.changed, leaseName)
 		held, err := c.leases.Get(ctx, leaseName, metav1.GetOptions{})
-		var wait time.Duration
-		woken := changed
+		wait, woken := time.Duration(0), changed
+		var busy *coordinationv1.Lease // refuses this checkpoint
 		switch {
 		case apierrors.IsNotFound(err):
 			// given back meanwhile
 		case err != nil:
 			return nil, c.writeError(ctx, err)
 		case held.Annotations[AnnotationEnded] != "":
+			if inFlight != nil && endedAfter(held, asked.Add(claimClockSkew)) {
+				busy = inFlight // it was in flight when this one was asked
+				break
+			}
 			// Its checkpoint ended: wait a second from now, which is after
 			// it ended whatever the clocks of the two replicas say, or until
 			// its holder gives it back, which it does a second after the
 			// end on its own clock.
 			wait, woken = archiveSpacing, nil // its end is what was seen
 		case expired(held, c.clock.Now()):
-		case graced || ptr.Deref(held.Spec.HolderIdentity, "") == c.holder:
+		case inFlight == nil && ptr.Deref(held.Spec.HolderIdentity, "") != c.holder:
+			inFlight, wait, look = held, archiveSpacing, true
+		default:
+			busy = held
+		}
+		if busy != nil {
 			c.forget(c.freed, leaseName, deleted)
 			c.forget(c.changed, leaseName, changed)
 			return nil, apierrors.NewConflict(core.Resource("pods/checkpoint"), name,
 				fmt.Errorf("a checkpoint of container %s is already in progress (served by %s since %s): its archive would be overwritten",
-					container, ptr.Deref(held.Spec.HolderIdentity, "an unknown apiserver"), held.Spec.AcquireTime.UTC().Format(time.RFC3339)))
-		default:
-			// Another replica's checkpoint of it may have been answered with
-			// the write of its end still on its way: look again when it
-			// lands, or a second from now.
-			wait, graced = archiveSpacing, true
+					container, ptr.Deref(busy.Spec.HolderIdentity, "an unknown apiserver"), busy.Spec.AcquireTime.UTC().Format(time.RFC3339)))
 		}
 		if wait > 0 {
 			timer := c.clock.NewTimer(wait)
@@ -339,8 +355,8 @@ func (c *Claims) ClaimContainer(ctx context.Context, namespace, name, container,
 		if ctx.Err() != nil {
 			return nil, apierrors.NewTimeoutError("the request ended while waiting to checkpoint", 0)
 		}
-		if err != nil || wait > 0 && held.Annotations[AnnotationEnded] == "" {
-			continue // given back, or looked at again
+		if err != nil || look {
+			continue // given back, or to be looked at again
 		}
 		if lease, err := c.takeOver(ctx, held, hold); err == nil {
 			return &Claim{claims: c, lease: lease}, nil
@@ -351,6 +367,13 @@ func (c *Claims) ClaimContainer(ctx context.Context, namespace, name, container,
 	}
 	return nil, apierrors.NewConflict(core.Resource("pods/checkpoint"), name,
 		fmt.Errorf("checkpoints of container %s keep starting on other apiservers: its archive would be overwritten", container))
+}
+
+// endedAfter reports whether the checkpoint that holds an ended claim ended
+// after t, on the clock of the replica that served it.
+func endedAfter(l *coordinationv1.Lease, t time.Time) bool {
+	ended, err := time.Parse(time.RFC3339Nano, l.Annotations[AnnotationEnded])
+	return err == nil && ended.After(t)
 }
 
 // Renew restarts the claim's expiry: its checkpoint waited for a place on
@@ -385,9 +408,9 @@ func (cl *Claim) End() {
 		return
 	}
 	c := cl.claims
+	now := c.clock.Now() // before the client has its answer
 	c.giveBack(cl.lease.Name, func() {
 		ctx, cancel := context.WithTimeout(context.Background(), claimWriteTimeout)
-		now := c.clock.Now()
 		lease := cl.lease.DeepCopy()
 		lease.Annotations[AnnotationEnded] = now.UTC().Format(time.RFC3339Nano)
 		lease.Spec.RenewTime = ptr.To(metav1.NewMicroTime(now))

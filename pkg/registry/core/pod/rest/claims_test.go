@@ -760,3 +760,36 @@ func TestClaimContainerSeesTheEndLand(t *testing.T) {
 		t.Fatalf("after the end landed and a second passed: %v", err)
 	}
 }
+
+// TestClaimContainerInFlightWhenAsked: through another replica, a checkpoint
+// asked while the container's last one was in flight is refused with 409
+// even when that one ends within the second it is given, since it ended
+// after this one was asked.
+func TestClaimContainerInFlightWhenAsked(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	store, fakeClock := newLeaseStore(), newFakeClock()
+	a := NewClaims(store, "apiserver-a", 0, 0, fakeClock)
+	b := NewClaims(store, "apiserver-b", 0, 0, fakeClock)
+	watch(t, ctx, b)
+	first, err := a.ClaimContainer(ctx, "default", "web", "app", "node1", time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused := make(chan error, 1)
+	go func() {
+		_, err := b.ClaimContainer(ctx, "default", "web", "app", "node1", time.Minute)
+		refused <- err
+	}()
+	waitForTimers(t, fakeClock, 1) // its second to see an end
+	fakeClock.Step(500 * time.Millisecond)
+	first.End()
+	select {
+	case err := <-refused:
+		if !apierrors.IsConflict(err) || !strings.Contains(err.Error(), "a checkpoint of container app is already in progress (served by apiserver-a since 2026-11-30T03:00:00Z)") {
+			t.Fatalf("got %v, want 409 naming the checkpoint in flight", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("not refused when the checkpoint in flight ended")
+	}
+}
