@@ -5,7 +5,10 @@
 # docs/bench-fleet.md, and prints the summary line last:
 #   ratio_vs_nodes_proxy=<a/b median> ratio_vs_kubelet=<a/c median> concurrent32_errors=<n>
 #     throughput32_ratio_one=<n>   (32 pods over the best level, through one apiserver)
-#     ha_added_ms=<n> throughput32_ratio=<n> summary_added_ms=<n>   (with two apiservers)
+#     own_ms=<apiserver's own time, median> get_ms=<a GET of the pod, median>
+#     ha_added_ms=<n> throughput32_ratio=<n> writes_per_checkpoint=<n>
+#     summary_added_ms=<n>   (with two apiservers)
+#     missed=<the figures that missed their targets, or none>
 # It uses a running local-up cluster (re-importing the test images into its
 # nodes) or brings one up (NUM_NODES=1 APISERVERS=2) and tears it down
 # afterwards. With two apiservers it adds their section.

@@ -29,7 +29,10 @@ limitations under the License.
 //
 //	ratio_vs_nodes_proxy=<a/b median> ratio_vs_kubelet=<a/c median> concurrent32_errors=<n>
 //	    throughput32_ratio_one=<throughput at 32 pods over the best level's>
-//	    [ha_added_ms=<median through the load balancer − median through one replica> throughput32_ratio=<n>]
+//	    own_ms=<the apiserver's own time, median> get_ms=<a GET of the pod, median>
+//	    [ha_added_ms=<median through the load balancer − median through one replica> throughput32_ratio=<n>
+//	     writes_per_checkpoint=<Lease writes>] [summary_added_ms=<n>]
+//	    missed=<the names above that missed their targets, comma-separated, or none>
 //
 // With --replica-kubeconfigs (two apiservers behind a load balancer) it adds
 // a section: (a) through the load balancer against (a) through one replica

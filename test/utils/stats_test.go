@@ -35,3 +35,21 @@ func TestMedian(t *testing.T) {
 		}
 	}
 }
+
+func TestMissed(t *testing.T) {
+	for _, tc := range []struct {
+		targets []Target
+		want    string
+	}{
+		{nil, "missed=none"},
+		{[]Target{{Name: "ratio", Value: 1.02, Limit: 1.02}, {Name: "throughput", Value: 0.9, Limit: 0.9, AtLeast: true}}, "missed=none"},
+		{[]Target{{Name: "ratio", Value: 1.021, Limit: 1.02}, {Name: "own", Value: 1, Limit: 2}, {Name: "throughput", Value: 0.89, Limit: 0.9, AtLeast: true}}, "missed=ratio,throughput"},
+	} {
+		if got := Missed(tc.targets); got != tc.want {
+			t.Errorf("Missed(%+v) = %q, want %q", tc.targets, got, tc.want)
+		}
+	}
+	if got := (Target{Limit: 1.02}).String() + " " + (Target{Limit: 0.9, AtLeast: true}).String(); got != "≤ 1.02 ≥ 0.9" {
+		t.Errorf("goals shown as %q", got)
+	}
+}

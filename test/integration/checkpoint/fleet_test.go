@@ -80,7 +80,7 @@ func BenchmarkFleet(b *testing.B) {
 			}
 		})
 	}
-	table := fleetTable(rows)
+	table := fleetTable(rows) + "\n" + testutils.Missed(fleetTargets(rows)) + "\n"
 	fmt.Print(table)
 	if out := os.Getenv("FLEET_OUT"); out != "" {
 		if err := os.WriteFile(out, []byte(table), 0o644); err != nil {
@@ -275,6 +275,20 @@ func fleetTable(rows []fleetRow) string {
 			r.nodes, r.checkpoints, r.errors, r.wall.Seconds(), r.writesPerCheckpoint, strings.Join(verbs, ", "), r.p50, r.p99, r.cpuSeconds, r.heapMiB, r.left)
 	}
 	return s.String()
+}
+
+// fleetTargets: the apiserver's own time p99 at most 30 ms at the largest
+// fleet, and flat: at most 1.2× at the largest fleet what it is at the
+// smallest.
+func fleetTargets(rows []fleetRow) []testutils.Target {
+	if len(rows) == 0 {
+		return nil
+	}
+	small, large := rows[0], rows[len(rows)-1]
+	return []testutils.Target{
+		{Name: fmt.Sprintf("p99_ms_at_%d_nodes", large.nodes), Value: large.p99, Limit: 30},
+		{Name: "p99_growth", Value: large.p99 / small.p99, Limit: 1.2},
+	}
 }
 
 func envInts(name, fallback string) ([]int, error) {
