@@ -292,14 +292,7 @@ func TestClaimContainerAcrossReplicas(t *testing.T) {
 func TestClaimContainerWaitEndsWhenGivenBack(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	store, fakeClock := newLeaseStore(), newFakeClock()
-	a := NewClaims(store, "apiserver-a", 0, 0, fakeClock)
-	b := NewClaims(store, "apiserver-b", 0, 0, fakeClock)
-	watch(t, ctx, b)
-	first, err := a.ClaimContainer(ctx, "default", "web", "app", "node1", time.Minute)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, fakeClock, a, b, first := twoReplicas(t, ctx)
 	first.End()
 	a.background.Wait()
 	fakeClock.Step(500 * time.Millisecond)
@@ -670,6 +663,22 @@ func watch(t *testing.T, ctx context.Context, c *Claims) {
 	}
 }
 
+// twoReplicas is two replicas on one store, the second watching the claims,
+// and a checkpoint of container app of pod default/web that the first has
+// claimed.
+func twoReplicas(t *testing.T, ctx context.Context) (*leaseStore, *clocktesting.FakeClock, *Claims, *Claims, *Claim) {
+	t.Helper()
+	store, fakeClock := newLeaseStore(), newFakeClock()
+	a := NewClaims(store, "apiserver-a", 0, 0, fakeClock)
+	b := NewClaims(store, "apiserver-b", 0, 0, fakeClock)
+	watch(t, ctx, b)
+	first, err := a.ClaimContainer(ctx, "default", "web", "app", "node1", time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return store, fakeClock, a, b, first
+}
+
 func names(leases []coordinationv1.Lease) []string {
 	var n []string
 	for _, l := range leases {
@@ -727,14 +736,7 @@ func TestTakeOneRound(t *testing.T) {
 func TestClaimContainerSeesTheEndLand(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	store, fakeClock := newLeaseStore(), newFakeClock()
-	a := NewClaims(store, "apiserver-a", 0, 0, fakeClock)
-	b := NewClaims(store, "apiserver-b", 0, 0, fakeClock)
-	watch(t, ctx, b)
-	first, err := a.ClaimContainer(ctx, "default", "web", "app", "node1", time.Minute)
-	if err != nil {
-		t.Fatal(err)
-	}
+	store, fakeClock, a, b, first := twoReplicas(t, ctx)
 	open := store.gate("update")
 	first.End() // answered; its end is on its way
 	store.waitStarted(t, "update", 1)
@@ -768,14 +770,7 @@ func TestClaimContainerSeesTheEndLand(t *testing.T) {
 func TestClaimContainerInFlightWhenAsked(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	store, fakeClock := newLeaseStore(), newFakeClock()
-	a := NewClaims(store, "apiserver-a", 0, 0, fakeClock)
-	b := NewClaims(store, "apiserver-b", 0, 0, fakeClock)
-	watch(t, ctx, b)
-	first, err := a.ClaimContainer(ctx, "default", "web", "app", "node1", time.Minute)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, fakeClock, _, b, first := twoReplicas(t, ctx)
 	refused := make(chan error, 1)
 	go func() {
 		_, err := b.ClaimContainer(ctx, "default", "web", "app", "node1", time.Minute)
