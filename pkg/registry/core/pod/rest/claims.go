@@ -423,7 +423,9 @@ func (cl *Claim) End() {
 			}
 			return
 		}
-		c.clock.AfterFunc(archiveSpacing, func() {
+		// A second after the end, however long its write took: the
+		// checkpoint started on the node before it ended.
+		c.clock.AfterFunc(max(0, archiveSpacing-c.clock.Since(now)), func() {
 			defer cancel()
 			c.release(ctx, ended)
 		})

@@ -788,3 +788,33 @@ func TestClaimContainerInFlightWhenAsked(t *testing.T) {
 		t.Fatal("not refused when the checkpoint in flight ended")
 	}
 }
+
+// TestClaimEndGivenBackASecondAfterTheEnd: a container's claim is given back
+// a second after its checkpoint's answer, however long the write of its end
+// took, so that the next checkpoint of the container does not wait longer.
+func TestClaimEndGivenBackASecondAfterTheEnd(t *testing.T) {
+	ctx := context.Background()
+	store, fakeClock := newLeaseStore(), newFakeClock()
+	c := NewClaims(store, "apiserver-a", 0, 0, fakeClock)
+	claim, err := c.ClaimContainer(ctx, "default", "web", "app", "node1", time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	open := store.gate("update")
+	claim.End()
+	store.waitStarted(t, "update", 1)
+	fakeClock.Step(600 * time.Millisecond) // the write of the end takes long
+	open()
+	c.background.Wait()
+	waitForTimers(t, fakeClock, 1)
+	fakeClock.Step(400*time.Millisecond - time.Millisecond)
+	if left := store.leases(t); len(left) != 1 {
+		t.Fatalf("claims %v before the second after the end, want the ended one", names(left))
+	}
+	fakeClock.Step(time.Millisecond)
+	if err := wait.PollUntilContextTimeout(ctx, time.Millisecond, 10*time.Second, true, func(context.Context) (bool, error) {
+		return len(store.leases(t)) == 0, nil
+	}); err != nil {
+		t.Errorf("claims %v a second after the end", names(store.leases(t)))
+	}
+}
