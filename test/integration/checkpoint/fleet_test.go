@@ -80,7 +80,12 @@ func BenchmarkFleet(b *testing.B) {
 			}
 		})
 	}
-	table := fleetTable(rows) + "\n" + testutils.Missed(fleetTargets(rows)) + "\n"
+	targets := fleetTargets(rows)
+	table := fleetTable(rows) + "\n"
+	for _, t := range targets {
+		table += fmt.Sprintf("- %s: %.2f (target %s)\n", t.Name, t.Value, t)
+	}
+	table += "\n" + testutils.Missed(targets) + "\n"
 	fmt.Print(table)
 	if out := os.Getenv("FLEET_OUT"); out != "" {
 		if err := os.WriteFile(out, []byte(table), 0o644); err != nil {
