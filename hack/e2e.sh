@@ -17,6 +17,26 @@ make -C "${ROOT}" --no-print-directory build images >/dev/null
 go test -c -o "${BIN}/e2e.test" "${ROOT}/test/e2e"
 # -ginkgo.v: every spec by name, and why a skipped one was skipped.
 args=(--kube-checkpoint-bin="${BIN}" -ginkgo.no-color -ginkgo.v -ginkgo.timeout=30m ${E2E_ARGS:-})
+# Each run's output is kept in _output/e2e/<name>.log; a failed run ends
+# with what each failed spec said, since CI shows only the end of the output.
+E2E_LOGS="${ROOT}/_output/e2e"
+mkdir -p "${E2E_LOGS}"
+
+# suite runs a command (e2e.test) with its output also in $E2E_LOGS/$1.log.
+suite() { # name command...
+	local log="${E2E_LOGS}/$1.log"
+	shift
+	"$@" 2>&1 | tee "${log}"
+	return "${PIPESTATUS[0]}"
+}
+
+# failures prints what each failed spec of run $1 said.
+failures() { # name
+	local log="${E2E_LOGS}/$1.log"
+	[[ -f ${log} ]] || return 0
+	echo "what the failed specs said (${log}):" >&2
+	grep -A 12 -E '^ *\[(FAILED|PANICKED|TIMEDOUT|INTERRUPTED)\] ' "${log}" | grep -v '^ *$' | head -n 120 >&2 || true
+}
 
 # local_down tells the nodes' errors when the run failed, removes the local
 # cluster, checks that nothing was left behind, and exits with the run's status.
@@ -34,6 +54,7 @@ local_down() { # status what
 	fi
 	"${ROOT}/hack/local-down.sh"
 	"${ROOT}/hack/verify-local-down.sh" || status=1
+	[[ ${status} -eq 0 ]] || failures "$2"
 	exit "${status}"
 }
 
@@ -42,7 +63,7 @@ if [[ "${1:-}" == kind ]]; then
 	source "${ROOT}/hack/lib/kind.sh"
 	DEMO=false "${ROOT}/hack/kind-up.sh"
 	status=0
-	(cd "${ROOT}/test/e2e" && "${BIN}/e2e.test" --kubeconfig="${KIND_KUBECONFIG}" --kind-cluster="${KIND_CLUSTER}" "${args[@]}") || status=$?
+	(cd "${ROOT}/test/e2e" && suite e2e-kind "${BIN}/e2e.test" --kubeconfig="${KIND_KUBECONFIG}" --kind-cluster="${KIND_CLUSTER}" "${args[@]}") || status=$?
 	if [[ ${status} -ne 0 ]]; then
 		echo "e2e on kind failed; kubelet errors:" >&2
 		for node in $("${KIND}" get nodes --name "${KIND_CLUSTER}"); do
@@ -51,6 +72,7 @@ if [[ "${1:-}" == kind ]]; then
 		done
 	fi
 	"${ROOT}/hack/kind-down.sh" || status=1
+	[[ ${status} -eq 0 ]] || failures e2e-kind
 	exit ${status}
 fi
 
@@ -63,7 +85,7 @@ if [[ "${1:-}" == skew ]]; then
 	"${ROOT}/hack/install-node-deps.sh" "checkpointctl=${CHECKPOINTCTL_VERSION}" | { grep -v '^+++' || true; }
 	NODES=${SKEW_NODES:-${rows}} APISERVERS=1 DEMO=false "${ROOT}/hack/local-up.sh"
 	status=0
-	(cd "${ROOT}/test/e2e" && in_ns "${CP_NS}" "${BIN}/e2e.test" --kubeconfig="${KUBECONFIG_FILE}" \
+	(cd "${ROOT}/test/e2e" && suite e2e-skew in_ns "${CP_NS}" "${BIN}/e2e.test" --kubeconfig="${KUBECONFIG_FILE}" \
 		--local-up-state="${STATE}" --node-stacks="${STATE}/node-stacks" \
 		--checkpointctl="$(stack_dir checkpointctl "${CHECKPOINTCTL_VERSION}")/checkpointctl" \
 		"${args[@]}" -ginkgo.label-filter=Skew) || status=$?
@@ -77,7 +99,7 @@ fi
 
 NUM_NODES=${NUM_NODES:-2} APISERVERS=${APISERVERS:-2} DEMO=false "${ROOT}/hack/local-up.sh"
 status=0
-(cd "${ROOT}/test/e2e" && in_ns "${CP_NS}" "${BIN}/e2e.test" --kubeconfig="${KUBECONFIG_FILE}" \
+(cd "${ROOT}/test/e2e" && suite e2e in_ns "${CP_NS}" "${BIN}/e2e.test" --kubeconfig="${KUBECONFIG_FILE}" \
 	--local-up-state="${STATE}" "${args[@]}") || status=$?
 # make bench's program, briefly, on the same cluster, so that it keeps working.
 if [[ ${status} -eq 0 ]]; then

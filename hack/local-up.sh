@@ -152,6 +152,11 @@ run_in "${CP_NS}" etcd "${BIN}/etcd" --name=local --data-dir="${STATE}/etcd" \
 	--initial-cluster=local=http://127.0.0.1:2380 --listen-metrics-urls=
 wait_for "etcd" 60 in_ns "${CP_NS}" curl -sf http://127.0.0.1:2379/health
 
+# --shutdown-send-retry-after: a replica stopped with SIGTERM answers 429
+# with Retry-After until its requests in flight are done, then closes its
+# connections within 2 s; otherwise it waits up to 60 s for every watch open
+# on it (the kubelets', the controllers', its own), as kube-apiserver does by
+# default.
 for i in $(seq 1 "${APISERVERS}"); do
 	address=${CP_IP}
 	((APISERVERS == 1)) || address=$(apiserver_ip "${i}")
@@ -166,7 +171,8 @@ for i in $(seq 1 "${APISERVERS}"); do
 		--service-account-signing-key-file="${PKI}/sa.key" \
 		--authorization-mode=Node,RBAC --enable-admission-plugins=NodeRestriction --allow-privileged=true \
 		--kubelet-client-certificate="${PKI}/apiserver-kubelet-client.crt" --kubelet-client-key="${PKI}/apiserver-kubelet-client.key" \
-		--kubelet-certificate-authority="${PKI}/ca.crt" --kubelet-preferred-address-types=InternalIP
+		--kubelet-certificate-authority="${PKI}/ca.crt" --kubelet-preferred-address-types=InternalIP \
+		--shutdown-send-retry-after=true
 done
 if ((APISERVERS > 1)); then
 	# A TCP load balancer, as kubeadm's HA guide sets up: TLS goes through to

@@ -205,10 +205,17 @@ const slowMiB = 6144
 // holds all of it.
 func createSlowPod(ctx context.Context, f *framework.Framework, name string) *corev1.Pod {
 	ginkgo.GinkgoHelper()
+	return createHoldingPod(ctx, f, name, slowMiB)
+}
+
+// createHoldingPod starts a counter holding mib MiB and waits until it holds
+// all of it.
+func createHoldingPod(ctx context.Context, f *framework.Framework, name string, mib int) *corev1.Pod {
+	ginkgo.GinkgoHelper()
 	spec := counterPod(name, "", "counter")
-	spec.Spec.Containers[0].Args = []string{"-hold-mib", strconv.Itoa(slowMiB)}
+	spec.Spec.Containers[0].Args = []string{"-hold-mib", strconv.Itoa(mib)}
 	pod := createPod(ctx, f, spec)
-	waitForLog(ctx, f, pod.Name, fmt.Sprintf("holding %d MiB", slowMiB))
+	waitForLog(ctx, f, pod.Name, fmt.Sprintf("holding %d MiB", mib))
 	return pod
 }
 

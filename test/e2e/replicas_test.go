@@ -113,7 +113,10 @@ var _ = framework.Describe("pods/checkpoint across apiserver replicas", framewor
 	})
 
 	framework.It("lets the other replica checkpoint a container whose checkpoint died with its replica once the claim expires, and leaves the container running and thawed", framework.WithSerial(), framework.WithDisruptive(), func(ctx context.Context) {
-		pod := createSlowPod(ctx, f, "slow")
+		// A dump of seconds, long enough for the kill to land in it
+		// (waitFrozen), and not the minutes of createSlowPod's: the
+		// checkpoint after the expiry writes an archive of it too.
+		pod := createHoldingPod(ctx, f, "slow", 1024)
 		timeout := 20 * time.Second
 		done := make(chan error, 1)
 		go func() {
@@ -140,6 +143,7 @@ var _ = framework.Describe("pods/checkpoint across apiserver replicas", framewor
 		gomega.Eventually(ctx, func() error {
 			asked := time.Now()
 			result, err = replicas[0].Checkpoint(ctx, pod.Name, &checkpointv1.PodCheckpointOptions{TimeoutSeconds: ptr.To[int64](120)})
+			framework.Logf("a checkpoint asked %s after the kill, answered %s later: %v", asked.Sub(killed).Round(time.Millisecond), time.Since(asked).Round(time.Millisecond), err)
 			if err != nil {
 				expectStatus(err, 409, "already in progress (served by ")
 				conflicted = asked
@@ -149,7 +153,7 @@ var _ = framework.Describe("pods/checkpoint across apiserver replicas", framewor
 		gomega.Expect(conflicted).NotTo(gomega.BeZero(), "the claim of the dead replica did not hold the container until its expiry")
 		gomega.Expect(conflicted.Sub(killed)).To(gomega.BeNumerically("<=", expiry+2*time.Second), "the claim of the dead replica outlived its expiry: a checkpoint asked %s after the kill got 409", conflicted.Sub(killed))
 		inspectArchive(ctx, f, result.NodeName, result.ArchivePaths[0])
-		nodeAccess().remove(result.NodeName, result.ArchivePaths[0]) // slowMiB: keep the node's disk free
+		nodeAccess().remove(result.NodeName, result.ArchivePaths[0]) // 1 GiB: keep the node's disk free
 	})
 
 	framework.It("holds --checkpoint-max-inflight-per-node over both replicas", framework.WithSerial(), framework.WithDisruptive(), func(ctx context.Context) {
