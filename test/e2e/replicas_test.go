@@ -119,6 +119,7 @@ var _ = framework.Describe("pods/checkpoint across apiserver replicas", framewor
 		pod := createHoldingPod(ctx, f, "slow", 1024)
 		timeout := 20 * time.Second
 		done := make(chan error, 1)
+		started := time.Now() // the dead replica writes its claim after this
 		go func() {
 			_, err := replicas[1].Checkpoint(ctx, pod.Name, &checkpointv1.PodCheckpointOptions{TimeoutSeconds: ptr.To(int64(timeout.Seconds()))})
 			done <- err
@@ -130,16 +131,19 @@ var _ = framework.Describe("pods/checkpoint across apiserver replicas", framewor
 		var err error
 		gomega.Eventually(done).WithTimeout(10 * time.Second).Should(gomega.Receive(&err))
 		gomega.Expect(err).To(gomega.HaveOccurred())
+		// At once, before the node has been looked at: the dead replica's
+		// claim holds the container.
+		conflicted := time.Now()
+		_, err = replicas[0].Checkpoint(ctx, pod.Name, nil)
+		expectStatus(err, 409, "already in progress (served by ")
 		expectUnharmed(ctx, f, pod)
 
 		// Its claim holds the container until the checkpoint's timeout and
 		// the kubelet's grace have passed: 409 until then, and then a
 		// checkpoint through the other replica.
 		expiry := timeout + podrest.KubeletGrace
-		// The last 409 is for a checkpoint asked before the expiry (a busy
-		// machine may answer it seconds later).
-		var conflicted time.Time
 		var result *checkpointv1.PodCheckpointResult
+		var succeeded time.Time
 		gomega.Eventually(ctx, func() error {
 			asked := time.Now()
 			result, err = replicas[0].Checkpoint(ctx, pod.Name, &checkpointv1.PodCheckpointOptions{TimeoutSeconds: ptr.To[int64](120)})
@@ -147,10 +151,17 @@ var _ = framework.Describe("pods/checkpoint across apiserver replicas", framewor
 			if err != nil {
 				expectStatus(err, 409, "already in progress (served by ")
 				conflicted = asked
+				return err
 			}
-			return err
+			succeeded = asked
+			return nil
 		}).WithTimeout(expiry + 2*time.Minute).WithPolling(time.Second).Should(gomega.Succeed())
-		gomega.Expect(conflicted).NotTo(gomega.BeZero(), "the claim of the dead replica did not hold the container until its expiry")
+		// The claim, written after started, held until its expiry: a
+		// checkpoint asked up to a second before it may find it expired
+		// once it has waited a second for the claim to be marked ended.
+		gomega.Expect(succeeded.Sub(started)).To(gomega.BeNumerically(">=", expiry-2*time.Second), "the claim of the dead replica did not hold the container until its expiry: a checkpoint asked %s after the dead one went through", succeeded.Sub(started))
+		// The last 409 is for a checkpoint asked before the expiry (a busy
+		// machine may answer it seconds later).
 		gomega.Expect(conflicted.Sub(killed)).To(gomega.BeNumerically("<=", expiry+2*time.Second), "the claim of the dead replica outlived its expiry: a checkpoint asked %s after the kill got 409", conflicted.Sub(killed))
 		inspectArchive(ctx, f, result.NodeName, result.ArchivePaths[0])
 		nodeAccess().remove(result.NodeName, result.ArchivePaths[0]) // 1 GiB: keep the node's disk free
