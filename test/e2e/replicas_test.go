@@ -99,13 +99,21 @@ var _ = framework.Describe("pods/checkpoint across apiserver replicas", framewor
 			// After the previous round's claim was given back (a second
 			// after its checkpoint ended): otherwise both would wait for it,
 			// and either could be the one that gets it.
-			time.Sleep(1500 * time.Millisecond)
+			gomega.Eventually(ctx, func() (int, error) {
+				claims, _, err := containerClaims(ctx, f, pod.Name)
+				return claims, err
+			}).WithTimeout(10*time.Second).WithPolling(50*time.Millisecond).Should(gomega.BeZero(), "round %d: the claim of the previous round was not given back", round)
 			first := make(chan error, 1)
 			go func() {
 				_, err := replicas[round%2].Checkpoint(ctx, pod.Name, nil)
 				first <- err
 			}()
-			time.Sleep(300 * time.Millisecond)
+			// The second is asked while the first holds the container's
+			// claim, however long the machine takes to write it.
+			gomega.Eventually(ctx, func() (int, error) {
+				_, inFlight, err := containerClaims(ctx, f, pod.Name)
+				return inFlight, err
+			}).WithTimeout(10*time.Second).WithPolling(20*time.Millisecond).Should(gomega.Equal(1), "round %d: the first checkpoint never held the container's claim", round)
 			_, err := replicas[(round+1)%2].Checkpoint(ctx, pod.Name, nil)
 			expectStatus(err, 409, "a checkpoint of container counter is already in progress (served by ", "its archive would be overwritten")
 			framework.ExpectNoError(<-first, "round %d: the first checkpoint", round)
@@ -228,6 +236,25 @@ var _ = framework.Describe("pods/checkpoint across apiserver replicas", framewor
 		}).WithTimeout(10 * time.Second).WithPolling(500 * time.Millisecond).Should(gomega.BeEmpty())
 	})
 })
+
+// containerClaims counts the claims of the containers of pod in the spec's
+// namespace, and those of them whose checkpoint is in flight (not ended).
+func containerClaims(ctx context.Context, f *framework.Framework, pod string) (claims, inFlight int, err error) {
+	leases, err := f.ClientSet.CoordinationV1().Leases(podrest.ClaimNamespace).List(ctx, metav1.ListOptions{LabelSelector: podrest.LabelClaim + "=" + podrest.ClaimContainer})
+	if err != nil {
+		return 0, 0, err
+	}
+	for _, l := range leases.Items {
+		if l.Annotations[podrest.AnnotationPod] != f.Namespace.Name+"/"+pod {
+			continue
+		}
+		claims++
+		if l.Annotations[podrest.AnnotationEnded] == "" {
+			inFlight++
+		}
+	}
+	return claims, inFlight, nil
+}
 
 // replicaConfigs are the client configs of each apiserver replica of a make
 // local-up cluster (kubeconfig-apiserver<i>), none elsewhere.
