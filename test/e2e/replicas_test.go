@@ -237,19 +237,20 @@ var _ = framework.Describe("pods/checkpoint across apiserver replicas", framewor
 	})
 })
 
-// containerClaims counts the claims of the containers of pod in the spec's
-// namespace, and those of them whose checkpoint is in flight (not ended).
+// containerClaims counts the checkpoints of the containers of pod in the
+// spec's namespace that the claims list, and those of them whose end is not
+// listed (in flight, or answered less than a second ago).
 func containerClaims(ctx context.Context, f *framework.Framework, pod string) (claims, inFlight int, err error) {
-	leases, err := f.ClientSet.CoordinationV1().Leases(podrest.ClaimNamespace).List(ctx, metav1.ListOptions{LabelSelector: podrest.LabelClaim + "=" + podrest.ClaimContainer})
+	listed, err := testutils.ClaimedCheckpoints(ctx, f.ClientSet)
 	if err != nil {
 		return 0, 0, err
 	}
-	for _, l := range leases.Items {
-		if l.Annotations[podrest.AnnotationPod] != f.Namespace.Name+"/"+pod {
+	for _, c := range listed {
+		if c.Pod != f.Namespace.Name+"/"+pod {
 			continue
 		}
 		claims++
-		if l.Annotations[podrest.AnnotationEnded] == "" {
+		if c.Ended == nil {
 			inFlight++
 		}
 	}

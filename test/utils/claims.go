@@ -42,6 +42,24 @@ func ClaimNames(ctx context.Context, client kubernetes.Interface) ([]string, err
 	return names, nil
 }
 
+// ClaimedCheckpoints lists the checkpoints the claims of every node list
+// (in flight, or answered less than a second ago).
+func ClaimedCheckpoints(ctx context.Context, client kubernetes.Interface) ([]podrest.ClaimedCheckpoint, error) {
+	leases, err := client.CoordinationV1().Leases(podrest.ClaimNamespace).List(ctx, metav1.ListOptions{LabelSelector: podrest.LabelClaim})
+	if err != nil {
+		return nil, err
+	}
+	var all []podrest.ClaimedCheckpoint
+	for _, l := range leases.Items {
+		list, err := podrest.ClaimedCheckpoints(&l)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, list...)
+	}
+	return all, nil
+}
+
 // LeaseWrites adds to writes the Lease writes one apiserver served, by verb
 // and code ("POST 201"), read from its /metrics text.
 func LeaseWrites(metricsText string, writes map[string]float64) error {

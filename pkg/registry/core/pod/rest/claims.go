@@ -20,11 +20,10 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
-	"math/rand/v2"
 	"net"
 	"os"
-	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -46,32 +45,26 @@ import (
 // The claims of checkpoints are coordination.k8s.io/v1 Leases in kube-system,
 // where only cluster administrators and the control plane may write, written
 // through the API with optimistic concurrency as leader election and node
-// heartbeats are. Every kube-apiserver replica sees the same claims, so the
-// guarantees of pods/checkpoint hold across replicas.
+// heartbeats are. A node has one claim, which lists the checkpoints of its
+// containers in flight and those answered less than a second ago, whichever
+// replica serves them: a container lives on one node, so one write of its
+// node's claim both claims the container and takes a place on the node.
 const (
 	// ClaimNamespace holds every claim.
 	ClaimNamespace = metav1.NamespaceSystem
-	// LabelClaim marks a claim: ClaimContainer or ClaimNode. List them with
+	// LabelClaim marks a claim. List them with
 	// kubectl get leases -n kube-system -l checkpoint.kubernetes.io/claim
 	LabelClaim = "checkpoint.kubernetes.io/claim"
+	// ClaimNode is LabelClaim's value: the claim of a node.
+	ClaimNode = "node"
 	// LabelNode is a digest of the claim's node name (a node name may be
 	// longer than a label value).
 	LabelNode = "checkpoint.kubernetes.io/node-digest"
-	// ClaimContainer is the claim of a container's archive name: one
-	// checkpoint of it in flight at a time, and a second between two.
-	ClaimContainer = "container"
-	// ClaimNode is one of the --checkpoint-max-inflight-per-node places of a
-	// node.
-	ClaimNode = "node"
-	// AnnotationPod, AnnotationContainer and AnnotationNode say what a claim
-	// is for, in full.
-	AnnotationPod       = "checkpoint.kubernetes.io/pod"
-	AnnotationContainer = "checkpoint.kubernetes.io/container"
-	AnnotationNode      = "checkpoint.kubernetes.io/node"
-	// AnnotationEnded is when the checkpoint that holds a container's claim
-	// ended. The claim is kept a second more, so that the next checkpoint of
-	// the container starts in a later second on the node's clock.
-	AnnotationEnded = "checkpoint.kubernetes.io/ended"
+	// AnnotationNode names the claim's node in full.
+	AnnotationNode = "checkpoint.kubernetes.io/node"
+	// AnnotationCheckpoints lists the node's claimed checkpoints as JSON
+	// (ClaimedCheckpoint).
+	AnnotationCheckpoints = "checkpoint.kubernetes.io/checkpoints"
 )
 
 const (
@@ -79,8 +72,8 @@ const (
 	// container and the start of the next: the kubelet names an archive by
 	// the second its checkpoint started on the node.
 	archiveSpacing = time.Second
-	// claimPoll is how often a checkpoint that waits for a place on its node
-	// looks again, in case the watch of the claims is late.
+	// claimPoll is how often a checkpoint that waits looks again, in case
+	// the watch of the claims is late.
 	claimPoll = time.Second
 	// claimGCPeriod is how often every replica deletes the claims that
 	// expired: those of an apiserver that stopped in the middle of a
@@ -88,21 +81,51 @@ const (
 	claimGCPeriod = 30 * time.Second
 	// claimWriteTimeout bounds the writes that give a claim back.
 	claimWriteTimeout = 10 * time.Second
-	// claimClockSkew is how far the clocks of two replicas may disagree
-	// when one tells whether a checkpoint the other served was answered
-	// before it was asked for the next: a checkpoint that ended within it
-	// is taken as answered (the next waits for the second), not as in
-	// flight (409).
-	claimClockSkew = 250 * time.Millisecond
-	// claimAttempts bounds the rounds of a claim that keeps losing races.
-	claimAttempts = 5
-	// handOffFor is how long a replica passes a place on a node from one of
-	// its checkpoints straight to the next that waits for the node, from
-	// when it took the place. Then the place is deleted when it is given
-	// back, and the checkpoints waiting on every replica race for it: no
-	// replica keeps a node's places while others wait.
-	handOffFor = 5 * time.Second
+	// claimLatency is how late a replica may see what another wrote (its
+	// clock, its watch): a checkpoint that ended within it of when the next
+	// was asked is taken as answered (the next waits for the second), not
+	// as in flight (409).
+	claimLatency = 250 * time.Millisecond
+	// claimAttempts bounds the writes of a claim that keep losing races.
+	claimAttempts = 10
 )
+
+// ClaimedCheckpoint is a checkpoint a node's claim lists.
+type ClaimedCheckpoint struct {
+	// Pod is namespace/name, Container the container's name.
+	Pod       string `json:"pod"`
+	Container string `json:"container"`
+	// Holder is the apiserver replica that serves it (ClaimHolder).
+	Holder string `json:"holder"`
+	// Since is when it was claimed and Until when the claim expires unless
+	// given back first, on the holder's clock.
+	Since metav1.MicroTime `json:"since"`
+	Until metav1.MicroTime `json:"until"`
+	// Ended is when its holder answered it, when the holder wrote it: while
+	// the node is full or another checkpoint waits for it. Otherwise the
+	// holder takes it out of the list a second after the answer.
+	Ended *metav1.MicroTime `json:"ended,omitempty"`
+}
+
+// ClaimedCheckpoints reads the checkpoints a node's claim lists.
+func ClaimedCheckpoints(l *coordinationv1.Lease) ([]ClaimedCheckpoint, error) {
+	var list []ClaimedCheckpoint
+	if raw := l.Annotations[AnnotationCheckpoints]; raw != "" {
+		if err := json.Unmarshal([]byte(raw), &list); err != nil {
+			return nil, fmt.Errorf("the checkpoint claim %s/%s: %w", l.Namespace, l.Name, err)
+		}
+	}
+	return list, nil
+}
+
+func (e *ClaimedCheckpoint) key() string { return e.Pod + "/" + e.Container }
+
+// id tells apart two checkpoints of a container.
+func (e *ClaimedCheckpoint) id() string { return checkpointID(e.key(), e.Since) }
+
+func checkpointID(key string, since metav1.MicroTime) string {
+	return key + "@" + since.UTC().Format(time.RFC3339Nano)
+}
 
 // Claims keeps the checkpoints of every kube-apiserver replica apart:
 //   - one checkpoint of a container in flight at a time, whichever replica
@@ -110,18 +133,19 @@ const (
 //     an archive by the second, so a second checkpoint within it would
 //     overwrite the first);
 //   - at most MaxPerNode checkpoints in flight on a node in the whole
-//     cluster; one more waits up to Wait for a place. A place given back
-//     goes straight to a checkpoint of the same replica that waits for the
-//     node (for up to handOffFor), which renews it: one write, where a
-//     delete, the watch telling the others and a create would leave the
-//     node idle for a while at every turn.
+//     cluster; one more waits up to Wait for a place.
 //
-// A claim expires after its checkpoint's timeout and the kubelet's grace, so
-// that a replica that died in the middle of a checkpoint blocks nobody for
-// longer; every replica deletes the claims that expired. Expiry compares the
-// claim's renew time with this replica's clock, as upstream's garbage
-// collection of apiserver identity leases does; the spacing of two
-// checkpoints of a container never compares the clocks of two replicas.
+// A checkpoint costs its node's claim two writes: one before the kubelet is
+// asked, which adds it, and one a second after the client has its answer,
+// which takes it out (or deletes the claim when it was the last). When the
+// node is full, the answer is also written at once, so that a checkpoint
+// waiting on any replica takes its place. A checkpoint listed expires after
+// its timeout and the kubelet's grace, so that a replica that died in the
+// middle of one blocks nobody for longer; every replica deletes the claims
+// whose checkpoints all expired. Expiry compares the holder's clock with
+// this replica's, as upstream's garbage collection of apiserver identity
+// leases does; the spacing of two checkpoints of a container never compares
+// the clocks of two replicas.
 type Claims struct {
 	leases   coordinationv1client.LeaseInterface
 	informer cache.SharedIndexInformer
@@ -135,18 +159,33 @@ type Claims struct {
 	// its answer; Run waits for them as it ends.
 	background sync.WaitGroup
 
-	mu sync.Mutex
-	// freed is closed, and forgotten, when a container's claim (by Lease
-	// name) may have been given back, here or by another replica; changed
-	// (by Lease name) when it changed, ended for one.
-	freed, changed map[string]chan struct{}
-	// ending are the container claims (by Lease name) whose checkpoint was
-	// answered while the write that marks them ended is on its way; closed
-	// when it landed or failed.
-	ending map[string]chan struct{}
-	// queues are the checkpoints of this replica waiting for a place on a
-	// node (by digest), first come first; a place given back wakes one.
-	queues map[string][]*nodeWaiter
+	mu    sync.Mutex
+	nodes map[string]*nodeClaim // by Lease name
+}
+
+// nodeClaim is what this replica knows of a node's claim. c.mu guards it but
+// write, which orders this replica's writes of the claim.
+type nodeClaim struct {
+	name, node string
+	write      sync.Mutex
+	// latest is the claim as this replica last wrote or read it, newer than
+	// the watch's until the watch catches up; gone is the resourceVersion
+	// the watch showed when the claim was read as deleted.
+	latest *coordinationv1.Lease
+	gone   string
+	// changed is closed when the claim changed.
+	changed chan struct{}
+	// seen is when this replica first saw each ended checkpoint listed
+	// (by key and start); own are the checkpoints it serves (by key).
+	seen map[string]time.Time
+	own  map[string]*ownCheckpoint
+	// waiting counts the checkpoints of this replica waiting for a place.
+	waiting, users int
+}
+
+type ownCheckpoint struct {
+	since    metav1.MicroTime
+	answered time.Time // zero while in flight
 }
 
 // ClaimHolder names an apiserver replica in the claims it writes, as an
@@ -182,25 +221,20 @@ func NewClaims(client kubernetes.Interface, holder string, maxPerNode int, wait 
 		max:      maxPerNode,
 		wait:     wait,
 		clock:    clk,
-		freed:    map[string]chan struct{}{},
-		changed:  map[string]chan struct{}{},
-		ending:   map[string]chan struct{}{},
-		queues:   map[string][]*nodeWaiter{},
+		nodes:    map[string]*nodeClaim{},
+	}
+	changed := func(obj any, deleted bool) {
+		if tombstone, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+			obj = tombstone.Obj
+		}
+		if l, ok := obj.(*coordinationv1.Lease); ok {
+			c.watched(l, deleted)
+		}
 	}
 	_, _ = c.informer.AddEventHandler(cache.ResourceEventHandlerFuncs{
-		UpdateFunc: func(_, obj any) {
-			if l, ok := obj.(*coordinationv1.Lease); ok && l.Labels[LabelClaim] == ClaimContainer {
-				c.wakeMap(c.changed, l.Name)
-			}
-		},
-		DeleteFunc: func(obj any) {
-			if tombstone, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-				obj = tombstone.Obj
-			}
-			if l, ok := obj.(*coordinationv1.Lease); ok {
-				c.given(l)
-			}
-		},
+		AddFunc:    func(obj any) { changed(obj, false) },
+		UpdateFunc: func(_, obj any) { changed(obj, false) },
+		DeleteFunc: func(obj any) { changed(obj, true) },
 	})
 	return c
 }
@@ -225,22 +259,35 @@ func (c *Claims) Run(ctx context.Context) {
 	}
 }
 
-// collect deletes the claims that expired; another replica may be deleting
-// them too, and one that was taken meanwhile is left to its new holder.
+// collect deletes the claims that nothing holds any more: every checkpoint
+// they list expired or was answered over a second ago, none of this
+// replica's. Another replica may be deleting them too, and one written
+// meanwhile is left alone.
 func (c *Claims) collect(ctx context.Context) {
 	now := c.clock.Now()
 	for _, obj := range c.informer.GetStore().List() {
 		l, ok := obj.(*coordinationv1.Lease)
-		if !ok || !expired(l, now) {
+		if !ok {
 			continue
+		}
+		if !expired(l, now) {
+			if l.Annotations[AnnotationCheckpoints] == "" {
+				continue // an earlier version's claim: until it expires
+			}
+			nc := c.use(l.Annotations[AnnotationNode])
+			kept, _, _ := c.look(nc, l, "", now)
+			c.unuse(nc)
+			if len(kept) > 0 || nc.name != l.Name {
+				continue
+			}
 		}
 		err := c.leases.Delete(ctx, l.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &l.UID, ResourceVersion: &l.ResourceVersion}})
 		switch {
 		case err == nil:
-			klog.FromContext(ctx).Info("Deleted an expired checkpoint claim", "lease", klog.KObj(l), "holder", ptr.Deref(l.Spec.HolderIdentity, ""))
+			klog.FromContext(ctx).Info("Deleted a checkpoint claim nothing holds", "lease", klog.KObj(l), "holder", ptr.Deref(l.Spec.HolderIdentity, ""))
 		case lostRace(err):
 		default:
-			klog.FromContext(ctx).Error(err, "Cannot delete an expired checkpoint claim", "lease", klog.KObj(l))
+			klog.FromContext(ctx).Error(err, "Cannot delete a checkpoint claim nothing holds", "lease", klog.KObj(l))
 		}
 	}
 }
@@ -261,572 +308,500 @@ func (c *Claims) Wait() time.Duration {
 	return c.wait
 }
 
-// Claim is a claim held by this replica.
-type Claim struct {
-	claims *Claims
-	lease  *coordinationv1.Lease
-}
-
-// ClaimContainer claims container of pod namespace/name on node for a
-// checkpoint that takes at most hold. A checkpoint of the container that
-// ended less than a second ago is waited out (on this replica's clock, from
-// when its end was seen); one in flight when this one was asked refuses with
-// 409. A replica answers its client before it writes the end, so a claim
-// another replica holds is given a second to be marked ended, and refuses
-// only if it stays held or ended after this checkpoint was asked.
-func (c *Claims) ClaimContainer(ctx context.Context, namespace, name, container, node string, hold time.Duration) (*Claim, error) {
-	if c == nil {
-		return nil, nil
-	}
-	leaseName := "checkpoint-" + digest(namespace+"/"+name+"/"+container, 40)
-	asked := c.clock.Now()
-	var inFlight *coordinationv1.Lease // held by another replica when first looked at
-	look := false                      // read the claim again without trying to create it
-	for range claimAttempts {
-		// This replica answered the container's last checkpoint and is
-		// writing its end, or giving its claim back: wait for it rather
-		// than refuse.
-		c.mu.Lock()
-		ending := c.ending[leaseName]
-		c.mu.Unlock()
-		if ending != nil {
-			select {
-			case <-ending:
-			case <-ctx.Done():
-				return nil, apierrors.NewTimeoutError("the request ended while waiting to checkpoint", 0)
-			}
-		}
-		if !look {
-			lease, err := c.leases.Create(ctx, c.newLease(leaseName, ClaimContainer, node, hold, map[string]string{
-				AnnotationPod: namespace + "/" + name, AnnotationContainer: container, AnnotationNode: node,
-			}), metav1.CreateOptions{})
-			if err == nil {
-				return &Claim{claims: c, lease: lease}, nil
-			}
-			if !apierrors.IsAlreadyExists(err) {
-				return nil, c.writeError(ctx, err)
-			}
-		}
-		look = false
-		deleted, changed := c.channel(c.freed, leaseName), c.channel(c.changed, leaseName)
-		held, err := c.leases.Get(ctx, leaseName, metav1.GetOptions{})
-		wait, woken := time.Duration(0), changed
-		var busy *coordinationv1.Lease // refuses this checkpoint
-		switch {
-		case apierrors.IsNotFound(err):
-			// given back meanwhile
-		case err != nil:
-			return nil, c.writeError(ctx, err)
-		case held.Annotations[AnnotationEnded] != "":
-			if inFlight != nil && endedAfter(held, asked.Add(claimClockSkew)) {
-				busy = inFlight // it was in flight when this one was asked
-				break
-			}
-			// Its checkpoint ended: wait a second from now, which is after
-			// it ended whatever the clocks of the two replicas say, or until
-			// its holder gives it back, which it does a second after the
-			// end on its own clock.
-			wait, woken = archiveSpacing, nil // its end is what was seen
-		case expired(held, c.clock.Now()):
-		case inFlight == nil && ptr.Deref(held.Spec.HolderIdentity, "") != c.holder:
-			inFlight, wait, look = held, archiveSpacing, true
-		default:
-			busy = held
-		}
-		if busy != nil {
-			c.forget(c.freed, leaseName, deleted)
-			c.forget(c.changed, leaseName, changed)
-			return nil, apierrors.NewConflict(core.Resource("pods/checkpoint"), name,
-				fmt.Errorf("a checkpoint of container %s is already in progress (served by %s since %s): its archive would be overwritten",
-					container, ptr.Deref(busy.Spec.HolderIdentity, "an unknown apiserver"), busy.Spec.AcquireTime.UTC().Format(time.RFC3339)))
-		}
-		if wait > 0 {
-			timer := c.clock.NewTimer(wait)
-			select {
-			case <-timer.C():
-			case <-deleted:
-			case <-woken:
-			case <-ctx.Done():
-			}
-			timer.Stop()
-		}
-		c.forget(c.freed, leaseName, deleted)
-		c.forget(c.changed, leaseName, changed)
-		if ctx.Err() != nil {
-			return nil, apierrors.NewTimeoutError("the request ended while waiting to checkpoint", 0)
-		}
-		if err != nil || look {
-			continue // given back, or to be looked at again
-		}
-		if lease, err := c.takeOver(ctx, held, hold); err == nil {
-			return &Claim{claims: c, lease: lease}, nil
-		} else if !lostRace(err) {
-			return nil, c.writeError(ctx, err)
-		}
-		// Another checkpoint took it, or it was given back: look again.
-	}
-	return nil, apierrors.NewConflict(core.Resource("pods/checkpoint"), name,
-		fmt.Errorf("checkpoints of container %s keep starting on other apiservers: its archive would be overwritten", container))
-}
-
-// endedAfter reports whether the checkpoint that holds an ended claim ended
-// after t, on the clock of the replica that served it.
-func endedAfter(l *coordinationv1.Lease, t time.Time) bool {
-	ended, err := time.Parse(time.RFC3339Nano, l.Annotations[AnnotationEnded])
-	return err == nil && ended.After(t)
-}
-
-// Renew restarts the claim's expiry: its checkpoint waited for a place on
-// the node and now starts.
-func (cl *Claim) Renew(ctx context.Context, hold time.Duration) error {
-	if cl == nil {
-		return nil
-	}
-	renewed, err := cl.claims.renew(ctx, cl.lease, hold)
-	if err != nil {
-		return cl.claims.writeError(ctx, err)
-	}
-	cl.lease = renewed
-	return nil
-}
-
-// renew makes lease last hold from now.
-func (c *Claims) renew(ctx context.Context, lease *coordinationv1.Lease, hold time.Duration) (*coordinationv1.Lease, error) {
-	lease = lease.DeepCopy()
-	lease.Spec.RenewTime = ptr.To(metav1.NewMicroTime(c.clock.Now()))
-	lease.Spec.LeaseDurationSeconds = ptr.To(seconds(hold))
-	return c.leases.Update(ctx, lease, metav1.UpdateOptions{})
-}
-
-// End gives the container's claim back a second after its checkpoint ended:
-// until then another checkpoint of the container, through any replica,
-// waits. Its writes go on after it returns, so that the client has its
-// answer first; a checkpoint of the container through this replica waits
-// until the claim is marked ended.
-func (cl *Claim) End() {
-	if cl == nil {
-		return
-	}
-	c := cl.claims
-	now := c.clock.Now() // before the client has its answer
-	c.giveBack(cl.lease.Name, func() {
-		ctx, cancel := context.WithTimeout(context.Background(), claimWriteTimeout)
-		lease := cl.lease.DeepCopy()
-		lease.Annotations[AnnotationEnded] = now.UTC().Format(time.RFC3339Nano)
-		lease.Spec.RenewTime = ptr.To(metav1.NewMicroTime(now))
-		lease.Spec.LeaseDurationSeconds = ptr.To(seconds(archiveSpacing))
-		ended, err := c.leases.Update(ctx, lease, metav1.UpdateOptions{})
-		if err != nil {
-			cancel()
-			if !lostRace(err) {
-				klog.FromContext(ctx).Error(err, "Cannot mark a checkpoint claim ended; it expires by itself", "lease", klog.KObj(cl.lease))
-			}
-			return
-		}
-		// A second after the end, however long its write took: the
-		// checkpoint started on the node before it ended.
-		c.clock.AfterFunc(max(0, archiveSpacing-c.clock.Since(now)), func() {
-			defer cancel()
-			c.release(ctx, ended)
-		})
-	})
-}
-
-// giveBack runs write, which ends or gives back the container's claim
-// leaseName, apart from the request; until it is done, a checkpoint of the
-// container through this replica waits for it rather than find the claim
-// held.
-func (c *Claims) giveBack(leaseName string, write func()) {
-	ending := make(chan struct{})
+// watched notes what the watch shows of a node's claim: when each
+// checkpoint it lists was first seen ended, so that its second counts from
+// then; what is known of a node is kept while its claim exists or a
+// checkpoint of this replica uses it.
+func (c *Claims) watched(l *coordinationv1.Lease, deleted bool) {
 	c.mu.Lock()
-	c.ending[leaseName] = ending
-	c.mu.Unlock()
-	c.goBackground(func() {
-		defer func() {
-			c.mu.Lock()
-			if c.ending[leaseName] == ending {
-				delete(c.ending, leaseName)
+	defer c.mu.Unlock()
+	nc := c.nodes[l.Name]
+	switch {
+	case nc == nil && (deleted || l.Annotations[AnnotationCheckpoints] == ""):
+		return
+	case nc == nil:
+		nc = c.newNodeClaim(l.Name, l.Annotations[AnnotationNode])
+	case deleted && nc.users == 0:
+		delete(c.nodes, l.Name)
+	}
+	if !deleted {
+		list, _ := ClaimedCheckpoints(l)
+		now := c.clock.Now()
+		for _, e := range list {
+			if id := e.id(); e.Ended != nil && nc.seen[id].IsZero() {
+				nc.seen[id] = now
 			}
-			c.mu.Unlock()
-			close(ending)
-		}()
-		write()
-	})
+		}
+	}
+	nc.wake()
 }
 
-// goBackground runs f, a write that gives claims back, apart from the
-// request; Run waits for it as it ends.
-func (c *Claims) goBackground(f func()) {
-	c.background.Add(1)
-	go func() {
-		defer c.background.Done()
-		f()
+// newNodeClaim starts what this replica knows of a node's claim. c.mu must
+// be held.
+func (c *Claims) newNodeClaim(name, node string) *nodeClaim {
+	nc := &nodeClaim{name: name, node: node, changed: make(chan struct{}), seen: map[string]time.Time{}, own: map[string]*ownCheckpoint{}}
+	c.nodes[name] = nc
+	return nc
+}
+
+// use returns what this replica knows of node's claim, kept until unuse.
+func (c *Claims) use(node string) *nodeClaim {
+	name := "checkpoint-node-" + digest(node, 16)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	nc := c.nodes[name]
+	if nc == nil {
+		nc = c.newNodeClaim(name, node)
+	}
+	nc.users++
+	return nc
+}
+
+func (c *Claims) unuse(nc *nodeClaim) {
+	_, exists, _ := c.informer.GetStore().GetByKey(ClaimNamespace + "/" + nc.name)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if nc.users--; nc.users == 0 && !exists {
+		delete(c.nodes, nc.name)
+	}
+}
+
+// wake tells whoever waits on the claim that it changed. c.mu must be held.
+func (nc *nodeClaim) wake() {
+	close(nc.changed)
+	nc.changed = make(chan struct{})
+}
+
+// view is the newest of the claim as this replica last wrote or read it and
+// as its watch shows it; nil when there is none.
+func (c *Claims) view(nc *nodeClaim) *coordinationv1.Lease {
+	var watched *coordinationv1.Lease
+	if obj, ok, _ := c.informer.GetStore().GetByKey(ClaimNamespace + "/" + nc.name); ok {
+		watched = obj.(*coordinationv1.Lease)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case watched == nil:
+		return nc.latest
+	case nc.gone != "" && !newer(watched.ResourceVersion, nc.gone):
+		return nc.latest
+	case nc.latest == nil || newer(watched.ResourceVersion, nc.latest.ResourceVersion):
+		return watched
+	}
+	return nc.latest
+}
+
+// newer reports whether resourceVersion a is later than b.
+func newer(a, b string) bool {
+	x, errA := strconv.ParseUint(a, 10, 64)
+	y, errB := strconv.ParseUint(b, 10, 64)
+	return errA == nil && errB == nil && x > y
+}
+
+// look sorts the checkpoints the claim lists, as of now: those expired or
+// ended over a second ago are dropped, key's (if any) is returned apart,
+// and the others are kept; inFlight counts the kept ones not ended. An
+// ended checkpoint is one whose end is listed or, of this replica's, was
+// answered; its second counts from when this replica answered it or first
+// saw it ended.
+func (c *Claims) look(nc *nodeClaim, l *coordinationv1.Lease, key string, now time.Time) (kept []ClaimedCheckpoint, inFlight int, same *ClaimedCheckpoint) {
+	if l == nil {
+		return nil, 0, nil
+	}
+	list, err := ClaimedCheckpoints(l)
+	if err != nil {
+		klog.ErrorS(err, "Ignoring the checkpoints a claim lists")
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	listed := map[string]bool{}
+	defer func() {
+		for id := range nc.seen {
+			if !listed[id] {
+				delete(nc.seen, id)
+			}
+		}
 	}()
+	for _, e := range list {
+		listed[e.id()] = true
+		if !now.Before(e.Until.Time) {
+			continue
+		}
+		ended, endedAt := c.ended(nc, &e, now)
+		if ended && !now.Before(endedAt.Add(archiveSpacing)) {
+			continue
+		}
+		if e.key() == key {
+			same = &e
+			continue
+		}
+		if !ended {
+			inFlight++
+		}
+		kept = append(kept, e)
+	}
+	return kept, inFlight, same
 }
 
-// Held is what a checkpoint holds: its container's claim and a place on its
-// node.
+// ended reports whether a checkpoint listed ended, and since when on this
+// replica's clock. c.mu must be held.
+func (c *Claims) ended(nc *nodeClaim, e *ClaimedCheckpoint, now time.Time) (bool, time.Time) {
+	if own := nc.own[e.key()]; e.Holder == c.holder && own != nil && own.since.Equal(&e.Since) {
+		return !own.answered.IsZero(), own.answered
+	}
+	if e.Ended == nil {
+		return false, time.Time{}
+	}
+	id := e.id()
+	seen, ok := nc.seen[id]
+	if !ok {
+		seen = now
+		nc.seen[id] = now
+	}
+	return true, seen
+}
+
+// mine reports whether e is the checkpoint of this replica that own names.
+func (c *Claims) mine(e *ClaimedCheckpoint, own *ownCheckpoint) bool {
+	return e != nil && own != nil && e.Holder == c.holder && own.since.Equal(&e.Since)
+}
+
+// Held is a checkpoint listed in its node's claim by this replica.
 type Held struct {
-	claim, place *Claim
+	claims *Claims
+	nc     *nodeClaim
+	key    string
+	own    *ownCheckpoint
 }
 
 // Take claims container of pod namespace/name and a place on its node for a
-// checkpoint that takes at most hold, both in one round of writes: a
-// checkpoint that finds its node busy waits for a place up to the claims'
-// wait (at most limit, its own timeout) and renews its container's claim
-// when it gets one. It reports false, having given everything back, when no
-// place was given in time or ctx ended; an error is a status for the client.
+// checkpoint that takes at most hold, in one write of the node's claim. A
+// checkpoint of the container in flight when this one was asked refuses it
+// with 409; one answered less than a second ago is waited out. A checkpoint
+// that finds its node full waits for a place up to the claims' wait (at most
+// limit, its own timeout). It reports false when no place was given in time
+// or ctx ended; an error is a status for the client.
 func (c *Claims) Take(ctx context.Context, namespace, name, container, node string, limit, hold time.Duration) (*Held, bool, error) {
 	if c == nil {
 		return nil, true, nil
 	}
-	type placed struct {
-		place      *Claim
-		ok, waited bool
-		err        error
-	}
-	nodeCtx, stop := context.WithCancel(ctx)
-	defer stop()
-	got := make(chan placed, 1)
-	go func() {
-		var p placed
-		p.place, p.ok, p.waited, p.err = c.ClaimNode(nodeCtx, node, limit, hold)
-		got <- p
-	}()
-	claim, err := c.ClaimContainer(ctx, namespace, name, container, node, hold)
-	if err != nil {
-		stop() // no place is waited for on its behalf
-	}
-	p := <-got
-	held := &Held{claim: claim, place: p.place}
-	switch {
-	case err != nil:
-	case p.err != nil:
-		err = p.err
-	case !p.ok:
-	case p.waited:
-		// The container's claim lasts the checkpoint from now.
-		if err = claim.Renew(ctx, hold); err == nil {
-			return held, true, nil
+	nc := c.use(node)
+	want := ClaimedCheckpoint{Pod: namespace + "/" + name, Container: container, Holder: c.holder}
+	asked := c.clock.Now()
+	placeBy := asked.Add(min(c.wait, limit))
+	waiting := false
+	defer func() {
+		if waiting {
+			c.mu.Lock()
+			nc.waiting--
+			c.mu.Unlock()
 		}
-	default:
-		return held, true, nil
+	}()
+	for lost := 0; ; {
+		c.mu.Lock()
+		changed := nc.changed
+		c.mu.Unlock()
+		held, busy, until, err := c.tryTake(ctx, nc, want, asked, hold)
+		now := c.clock.Now()
+		switch {
+		case apierrors.IsConflict(err): // a race the write lost
+			if lost++; lost < claimAttempts {
+				continue
+			}
+			c.unuse(nc)
+			return nil, false, apierrors.NewTooManyRequests(fmt.Sprintf("the checkpoints of node %s keep being claimed through other apiservers at the same moment: retry later", node), retryAfterSeconds)
+		case err != nil:
+			c.unuse(nc)
+			return nil, false, c.writeError(ctx, err)
+		case held != nil:
+			return held, true, nil
+		case busy != nil:
+			c.unuse(nc)
+			return nil, false, apierrors.NewConflict(core.Resource("pods/checkpoint"), name,
+				fmt.Errorf("a checkpoint of container %s is already in progress (served by %s since %s): its archive would be overwritten",
+					container, busy.Holder, busy.Since.UTC().Format(time.RFC3339)))
+		case until.IsZero():
+			// The node is full.
+			if !now.Before(placeBy) {
+				c.unuse(nc)
+				return nil, false, nil
+			}
+			if !waiting {
+				waiting = true
+				c.mu.Lock()
+				nc.waiting++
+				c.mu.Unlock()
+			}
+			until = placeBy
+		}
+		timer := c.clock.NewTimer(min(until.Sub(now), claimPoll))
+		select {
+		case <-timer.C():
+		case <-changed:
+		case <-ctx.Done():
+		}
+		timer.Stop()
+		if ctx.Err() != nil {
+			c.unuse(nc)
+			return nil, false, nil
+		}
 	}
-	held.Done(false)
-	return nil, false, err
+}
+
+// tryTake lists the checkpoint in the node's claim, or tells why not: busy
+// is a checkpoint of the container that refuses this one; until is when to
+// look again for the container's sake, zero when the node is full.
+func (c *Claims) tryTake(ctx context.Context, nc *nodeClaim, want ClaimedCheckpoint, asked time.Time, hold time.Duration) (held *Held, busy *ClaimedCheckpoint, until time.Time, err error) {
+	key := want.key()
+	nc.write.Lock()
+	defer nc.write.Unlock()
+	now := c.clock.Now()
+	lease := c.view(nc)
+	kept, inFlight, same := c.look(nc, lease, key, now)
+	if same != nil {
+		c.mu.Lock()
+		own := nc.own[key]
+		ended, endedAt := c.ended(nc, same, now)
+		c.mu.Unlock()
+		switch {
+		case c.mine(same, own) && !ended:
+			return nil, same, time.Time{}, nil
+		case ended && (c.mine(same, own) || !endedAt.After(asked.Add(claimLatency))):
+			// Answered before this one was asked: a second after.
+			return nil, nil, endedAt.Add(archiveSpacing), nil
+		case ended:
+			return nil, same, time.Time{}, nil
+		case now.Before(asked.Add(archiveSpacing + claimLatency)):
+			// In flight through another replica, which answers before it
+			// writes anything: if it is taken out within a second of
+			// when this one was asked, it was answered before.
+			return nil, nil, asked.Add(archiveSpacing + claimLatency), nil
+		default:
+			return nil, same, time.Time{}, nil
+		}
+	}
+	if c.max > 0 && inFlight >= c.max {
+		return nil, nil, time.Time{}, nil
+	}
+	// As the claim stores it, to tell it apart later.
+	since := metav1.NewMicroTime(now.Truncate(time.Microsecond))
+	want.Since, want.Until = since, metav1.NewMicroTime(now.Add(hold))
+	kept = append(kept, want)
+	if _, err := c.write(ctx, nc, lease, kept, now); err != nil {
+		return nil, nil, time.Time{}, err
+	}
+	own := &ownCheckpoint{since: since}
+	c.mu.Lock()
+	nc.own[key] = own
+	c.mu.Unlock()
+	return &Held{claims: c, nc: nc, key: key, own: own}, nil, time.Time{}, nil
+}
+
+// write writes the node's claim with list, this replica's answered
+// checkpoints marked ended, or deletes it when list is empty. A write that
+// lost a race reads the claim again for the next try.
+func (c *Claims) write(ctx context.Context, nc *nodeClaim, lease *coordinationv1.Lease, list []ClaimedCheckpoint, now time.Time) (*coordinationv1.Lease, error) {
+	var (
+		written *coordinationv1.Lease
+		err     error
+	)
+	switch {
+	case len(list) == 0 && lease == nil:
+		return nil, nil
+	case len(list) == 0:
+		err = c.leases.Delete(ctx, lease.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &lease.UID, ResourceVersion: &lease.ResourceVersion}})
+	default:
+		last := now
+		c.mu.Lock()
+		for i := range list {
+			e := &list[i]
+			if own := nc.own[e.key()]; c.mine(e, own) && !own.answered.IsZero() && e.Ended == nil {
+				e.Ended = ptr.To(metav1.NewMicroTime(own.answered))
+			}
+			if e.Until.After(last) {
+				last = e.Until.Time
+			}
+		}
+		c.mu.Unlock()
+		raw, _ := json.Marshal(list)
+		renew := metav1.NewMicroTime(now)
+		next := &coordinationv1.Lease{}
+		if lease != nil {
+			next = lease.DeepCopy()
+		} else {
+			next.ObjectMeta = metav1.ObjectMeta{Name: nc.name, Namespace: ClaimNamespace,
+				Labels: map[string]string{LabelClaim: ClaimNode, LabelNode: digest(nc.node, 16)}, Annotations: map[string]string{AnnotationNode: nc.node}}
+			next.Spec.AcquireTime = &renew
+		}
+		if next.Annotations == nil {
+			next.Annotations = map[string]string{}
+		}
+		next.Annotations[AnnotationCheckpoints] = string(raw)
+		next.Spec.HolderIdentity = ptr.To(c.holder)
+		next.Spec.RenewTime = &renew
+		next.Spec.LeaseDurationSeconds = ptr.To(seconds(last.Sub(now)))
+		if lease == nil {
+			written, err = c.leases.Create(ctx, next, metav1.CreateOptions{})
+		} else {
+			written, err = c.leases.Update(ctx, next, metav1.UpdateOptions{})
+		}
+	}
+	if lease == nil && apierrors.IsAlreadyExists(err) || lease != nil && lostRace(err) {
+		c.reread(ctx, nc)
+		return nil, apierrors.NewConflict(coordinationv1.Resource("leases"), nc.name, err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if written == nil {
+		nc.latest, nc.gone = nil, lease.ResourceVersion
+	} else {
+		nc.latest, nc.gone = written, ""
+	}
+	nc.wake()
+	return written, nil
+}
+
+// reread reads the node's claim after a write lost a race.
+func (c *Claims) reread(ctx context.Context, nc *nodeClaim) {
+	current, err := c.leases.Get(ctx, nc.name, metav1.GetOptions{})
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case err == nil:
+		nc.latest, nc.gone = current, ""
+	case apierrors.IsNotFound(err):
+		nc.latest = nil
+		if obj, ok, _ := c.informer.GetStore().GetByKey(ClaimNamespace + "/" + nc.name); ok {
+			nc.gone = obj.(*coordinationv1.Lease).ResourceVersion
+		}
+	}
 }
 
 // Done gives back what a checkpoint held, apart from the request so that
-// the client has its answer first. The container's claim of a checkpoint
-// that asked the kubelet (asked) ends, so that the next archive of the
-// container is named a second later; one that never reached the kubelet is
-// given back at once.
+// the client has its answer first. A checkpoint that asked the kubelet
+// (asked) is taken out of its node's claim a second after now, so that the
+// next archive of the container is named a second later; its end is written
+// at once only when the node looks full or a checkpoint of this replica waits
+// for it. One that never reached the kubelet is taken out at once.
 func (h *Held) Done(asked bool) {
 	if h == nil {
 		return
 	}
-	if asked {
-		h.claim.End()
-	} else if h.claim != nil {
-		h.claim.claims.giveBack(h.claim.lease.Name, h.claim.Release)
-	}
-	if h.place != nil {
-		h.place.claims.goBackground(h.place.Release)
-	}
-}
-
-// ClaimNode takes one of the node's places for a checkpoint, waiting for one
-// up to the claims' wait (at most limit, the checkpoint's own timeout) or
-// until ctx ends; it reports false when it got none, and whether it waited.
-// A place taken must be given back with Release.
-func (c *Claims) ClaimNode(ctx context.Context, node string, limit, hold time.Duration) (place *Claim, ok, waited bool, err error) {
-	if c.Max() == 0 {
-		return nil, true, false, nil
-	}
-	nodeDigest := digest(node, 16)
-	wait := min(c.wait, limit)
-	var (
-		w              *nodeWaiter
-		deadline, poll clock.Timer
-	)
-	if wait > 0 {
-		// In line before the first try, so that no place given back
-		// meanwhile is missed.
-		w = c.queue(nodeDigest)
-		defer c.leave(nodeDigest, w)
-	}
-	defer func() {
-		for _, t := range []clock.Timer{deadline, poll} {
-			if t != nil {
-				t.Stop()
-			}
-		}
-	}()
-	for {
-		if w != nil {
-			// Awake from here on: a place given back while it looks wakes
-			// it again at once.
-			if handed := c.rearm(w); handed != nil {
-				place, err := c.takeHanded(ctx, handed, hold)
-				if place != nil || err != nil {
-					return place, place != nil, true, err
-				}
-				// The place was taken from it meanwhile: look again.
-			}
-		}
-		lease, err := c.tryNode(ctx, node, nodeDigest, hold)
-		if err != nil {
-			return nil, false, deadline != nil, err
-		}
-		if lease != nil {
-			return &Claim{claims: c, lease: lease}, true, deadline != nil, nil
-		}
-		if w == nil {
-			return nil, false, false, nil
-		}
-		if deadline == nil {
-			deadline = c.clock.NewTimer(wait)
-		}
-		if poll == nil {
-			poll = c.clock.NewTimer(claimPoll)
-		} else {
-			poll.Reset(claimPoll)
-		}
-		select {
-		case <-w.woken:
-		case <-poll.C():
-		case <-deadline.C():
-			return nil, false, true, nil
-		case <-ctx.Done():
-			return nil, false, true, nil
-		}
-	}
-}
-
-// takeHanded renews a place handed over by a checkpoint of this replica
-// that ended. It returns nil and no error when the place was taken from it
-// meanwhile (deleted or changed by another writer).
-func (c *Claims) takeHanded(ctx context.Context, handed *coordinationv1.Lease, hold time.Duration) (*Claim, error) {
-	lease, err := c.renew(ctx, handed, hold)
-	switch {
-	case err == nil:
-		return &Claim{claims: c, lease: lease}, nil
-	case lostRace(err):
-		return nil, nil
-	default:
-		// Not written: give it back (to the next in line, or to all).
-		(&Claim{claims: c, lease: handed}).Release()
-		return nil, c.writeError(ctx, err)
-	}
-}
-
-// nodeWaiter is a checkpoint of this replica waiting for a place on a node.
-type nodeWaiter struct {
-	woken chan struct{}
-	// signalled: it was woken and has not yet looked again.
-	signalled bool
-	// handed is a place handed over to it, which it has not yet taken.
-	handed *coordinationv1.Lease
-}
-
-// wake signals w unless it was signalled and has not yet looked again: its
-// token is then pending, or it is about to look. c.mu must be held.
-func (w *nodeWaiter) wake() {
-	if !w.signalled {
-		w.signalled = true
-		w.woken <- struct{}{}
-	}
-}
-
-// queue puts a new waiter at the end of the node's line.
-func (c *Claims) queue(nodeDigest string) *nodeWaiter {
+	c, nc := h.claims, h.nc
+	now := c.clock.Now()
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	w := &nodeWaiter{woken: make(chan struct{}, 1)}
-	c.queues[nodeDigest] = append(c.queues[nodeDigest], w)
-	return w
-}
-
-// rearm lets a waiter that is about to look again be woken again, in its
-// place in line, and gives it the place handed over to it, if any.
-func (c *Claims) rearm(w *nodeWaiter) *coordinationv1.Lease {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	select {
-	case <-w.woken:
-	default:
+	h.own.answered = now
+	if !asked {
+		h.own.answered = now.Add(-archiveSpacing)
 	}
-	w.signalled = false
-	handed := w.handed
-	w.handed = nil
-	return handed
-}
-
-// leave takes a waiter out of line. A wake that came after it last looked
-// (while it took another place, or as its request or its wait ended) is
-// passed on: a place it did not look at may be free; so is a place handed
-// over to it that it did not take.
-func (c *Claims) leave(nodeDigest string, w *nodeWaiter) {
-	c.mu.Lock()
-	line := c.queues[nodeDigest]
-	if i := slices.Index(line, w); i >= 0 {
-		line = slices.Delete(line, i, i+1)
-	}
-	if len(line) == 0 {
-		delete(c.queues, nodeDigest)
-	} else {
-		c.queues[nodeDigest] = line
-	}
-	passOn, handed := w.signalled, w.handed
-	w.handed = nil
+	nc.wake() // a checkpoint of this replica waiting for the node takes the place
 	c.mu.Unlock()
-	if handed != nil {
-		(&Claim{claims: c, lease: handed}).Release()
-	}
-	if passOn {
-		c.wakeNode(nodeDigest)
-	}
-}
-
-// handOff hands a place given back to the checkpoint of this replica that
-// has waited longest for its node and has none handed over yet, unless the
-// replica has held the place for handOffFor. It reports whether it did.
-func (c *Claims) handOff(lease *coordinationv1.Lease) bool {
-	if lease.Labels[LabelClaim] != ClaimNode || lease.Spec.AcquireTime == nil ||
-		c.clock.Since(lease.Spec.AcquireTime.Time) >= handOffFor {
-		return false
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for _, w := range c.queues[lease.Labels[LabelNode]] {
-		if w.handed == nil {
-			w.handed = lease
-			w.wake()
-			return true
+	c.background.Add(1)
+	go func() {
+		if asked {
+			h.writeEnd()
+			// The fake clock runs it while it holds its lock: apart.
+			c.clock.AfterFunc(max(0, archiveSpacing-c.clock.Since(now)), func() { go h.giveBack() })
+			return
 		}
-	}
-	return false
+		h.giveBack()
+	}()
 }
 
-// wakeNode wakes the first waiter for a place on the node that is not awake.
-func (c *Claims) wakeNode(nodeDigest string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for _, w := range c.queues[nodeDigest] {
-		if !w.signalled {
-			w.wake()
+// writeEnd writes the checkpoint's end when the node looks full to the other
+// replicas (as many checkpoints listed without their end as it has places)
+// or a checkpoint of this replica waits for it, unless another write did it
+// already.
+func (h *Held) writeEnd() {
+	c, nc := h.claims, h.nc
+	ctx, cancel := context.WithTimeout(context.Background(), claimWriteTimeout)
+	defer cancel()
+	for range claimAttempts {
+		nc.write.Lock()
+		now := c.clock.Now()
+		lease := c.view(nc)
+		kept, _, same := c.look(nc, lease, h.key, now)
+		// As the other replicas count: every checkpoint listed without
+		// its end, answered here or not.
+		listedInFlight := 1
+		for _, e := range kept {
+			if e.Ended == nil {
+				listedInFlight++
+			}
+		}
+		c.mu.Lock()
+		needed := c.mine(same, h.own) && same.Ended == nil && (nc.waiting > 0 || c.max > 0 && listedInFlight >= c.max)
+		c.mu.Unlock()
+		if !needed {
+			nc.write.Unlock()
+			return
+		}
+		_, err := c.write(ctx, nc, lease, append(kept, *same), now)
+		nc.write.Unlock()
+		if err == nil || !lostRace(err) {
+			if err != nil {
+				klog.ErrorS(err, "Cannot write the end of a checkpoint; its claim is given back a second after", "lease", klog.KRef(ClaimNamespace, nc.name))
+			}
 			return
 		}
 	}
 }
 
-// tryNode takes a free or expired place of node, or returns nil.
-func (c *Claims) tryNode(ctx context.Context, node, nodeDigest string, hold time.Duration) (*coordinationv1.Lease, error) {
-	synced := c.informer.HasSynced()
-	for _, i := range rand.Perm(c.max) {
-		leaseName := "checkpoint-node-" + nodeDigest + "-" + strconv.Itoa(i)
-		var held *coordinationv1.Lease
-		if synced {
-			// The watch says which places are taken; it may be late, and the
-			// writes below tell for sure. Of a burst woken by one place given
-			// back, one takes it and the others wait on without reading it.
-			if obj, ok, _ := c.informer.GetStore().GetByKey(ClaimNamespace + "/" + leaseName); ok {
-				held = obj.(*coordinationv1.Lease)
-			}
+// giveBack takes the checkpoint out of its node's claim, or deletes the claim
+// when nothing else is listed. One whose end is listed is left for the next
+// write while others are.
+func (h *Held) giveBack() {
+	c, nc := h.claims, h.nc
+	defer c.background.Done()
+	defer c.unuse(nc)
+	defer func() {
+		c.mu.Lock()
+		if nc.own[h.key] == h.own {
+			delete(nc.own, h.key)
+			// Left listed with its end: its second counts from the answer.
+			nc.seen[checkpointID(h.key, h.own.since)] = h.own.answered
 		}
-		if held == nil {
-			lease, err := c.leases.Create(ctx, c.newLease(leaseName, ClaimNode, node, hold, map[string]string{AnnotationNode: node}), metav1.CreateOptions{})
-			if err == nil {
-				return lease, nil
-			}
-			if !apierrors.IsAlreadyExists(err) {
-				return nil, c.writeError(ctx, err)
-			}
-			if synced {
-				continue
-			}
-			if held, err = c.leases.Get(ctx, leaseName, metav1.GetOptions{}); apierrors.IsNotFound(err) {
-				continue
-			} else if err != nil {
-				return nil, c.writeError(ctx, err)
-			}
-		}
-		if !expired(held, c.clock.Now()) {
-			continue
-		}
-		lease, err := c.takeOver(ctx, held, hold)
-		if err == nil {
-			return lease, nil
-		}
-		if !lostRace(err) {
-			return nil, c.writeError(ctx, err)
-		}
-	}
-	return nil, nil
-}
-
-// Release gives a claim back at once: a place on a node, or the claim of a
-// container whose checkpoint never reached the kubelet.
-func (cl *Claim) Release() {
-	if cl == nil || cl.lease == nil {
-		return
-	}
+		c.mu.Unlock()
+	}()
 	ctx, cancel := context.WithTimeout(context.Background(), claimWriteTimeout)
 	defer cancel()
-	cl.claims.release(ctx, cl.lease)
-}
-
-// release hands a place over to a checkpoint of this replica that waits for
-// it, or deletes lease unless another replica took it over meanwhile, and
-// wakes the checkpoints of this replica that wait for it.
-func (c *Claims) release(ctx context.Context, lease *coordinationv1.Lease) {
-	if c.handOff(lease) {
-		return
-	}
-	err := c.leases.Delete(ctx, lease.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &lease.UID, ResourceVersion: &lease.ResourceVersion}})
-	if err != nil && !lostRace(err) {
-		klog.FromContext(ctx).Error(err, "Cannot give a checkpoint claim back; it expires by itself", "lease", klog.KObj(lease))
-	}
-	c.given(lease)
-}
-
-// given wakes what waits for lease, given back here or by another replica:
-// one checkpoint waiting for a place on its node, or every checkpoint waiting
-// for its container.
-func (c *Claims) given(lease *coordinationv1.Lease) {
-	if lease.Labels[LabelClaim] == ClaimNode {
-		c.wakeNode(lease.Labels[LabelNode])
-		return
-	}
-	c.wakeMap(c.freed, lease.Name)
-}
-
-func (c *Claims) takeOver(ctx context.Context, held *coordinationv1.Lease, hold time.Duration) (*coordinationv1.Lease, error) {
-	lease := held.DeepCopy()
-	now := metav1.NewMicroTime(c.clock.Now())
-	delete(lease.Annotations, AnnotationEnded)
-	lease.Spec.HolderIdentity = ptr.To(c.holder)
-	lease.Spec.AcquireTime, lease.Spec.RenewTime = &now, &now
-	lease.Spec.LeaseDurationSeconds = ptr.To(seconds(hold))
-	lease.Spec.LeaseTransitions = ptr.To(ptr.Deref(held.Spec.LeaseTransitions, 0) + 1)
-	return c.leases.Update(ctx, lease, metav1.UpdateOptions{})
-}
-
-func (c *Claims) newLease(name, kind, node string, hold time.Duration, annotations map[string]string) *coordinationv1.Lease {
-	now := metav1.NewMicroTime(c.clock.Now())
-	return &coordinationv1.Lease{
-		ObjectMeta: metav1.ObjectMeta{
-			Name:        name,
-			Namespace:   ClaimNamespace,
-			Labels:      map[string]string{LabelClaim: kind, LabelNode: digest(node, 16)},
-			Annotations: annotations,
-		},
-		Spec: coordinationv1.LeaseSpec{
-			HolderIdentity:       ptr.To(c.holder),
-			LeaseDurationSeconds: ptr.To(seconds(hold)),
-			AcquireTime:          &now,
-			RenewTime:            &now,
-		},
+	for range claimAttempts {
+		nc.write.Lock()
+		now := c.clock.Now()
+		lease := c.view(nc)
+		var list []ClaimedCheckpoint
+		if lease != nil {
+			list, _ = ClaimedCheckpoints(lease)
+		}
+		kept, _, _ := c.look(nc, lease, "", now)
+		listed, endListed := false, false
+		for i := range list {
+			if c.mine(&list[i], h.own) {
+				listed, endListed = true, list[i].Ended != nil
+			}
+		}
+		var rest []ClaimedCheckpoint
+		for _, e := range kept {
+			if !c.mine(&e, h.own) {
+				rest = append(rest, e)
+			}
+		}
+		if !listed || endListed && len(rest) > 0 {
+			nc.write.Unlock()
+			return
+		}
+		_, err := c.write(ctx, nc, lease, rest, now)
+		nc.write.Unlock()
+		if err == nil || !lostRace(err) {
+			if err != nil {
+				klog.ErrorS(err, "Cannot give a checkpoint claim back; it expires by itself", "lease", klog.KRef(ClaimNamespace, nc.name))
+			}
+			return
+		}
 	}
 }
 
@@ -836,39 +811,6 @@ func (c *Claims) writeError(ctx context.Context, err error) error {
 		return apierrors.NewTimeoutError("the request ended while claiming the checkpoint", 0)
 	}
 	return apierrors.NewInternalError(fmt.Errorf("cannot write the checkpoint's claim (a Lease in namespace %s): %w", ClaimNamespace, err))
-}
-
-// channel is closed, and forgotten, when what m waits for happens to the
-// claim key.
-func (c *Claims) channel(m map[string]chan struct{}, key string) chan struct{} {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	ch, ok := m[key]
-	if !ok {
-		ch = make(chan struct{})
-		m[key] = ch
-	}
-	return ch
-}
-
-func (c *Claims) wakeMap(m map[string]chan struct{}, key string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if ch, ok := m[key]; ok {
-		close(ch)
-		delete(m, key)
-	}
-}
-
-// forget drops a channel nobody may wait on any more, so that the map holds
-// only what is waited for (another waiter of the same key then waits out its
-// timer instead).
-func (c *Claims) forget(m map[string]chan struct{}, key string, ch chan struct{}) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if ch != nil && m[key] == ch {
-		delete(m, key)
-	}
 }
 
 // lostRace reports a write of a claim that another writer got to first: it
