@@ -81,11 +81,11 @@ const (
 	claimGCPeriod = 30 * time.Second
 	// claimWriteTimeout bounds the writes that give a claim back.
 	claimWriteTimeout = 10 * time.Second
-	// claimLatency is how late a replica may see what another wrote (its
-	// clock, its watch): a checkpoint that ended within it of when the next
-	// was asked is taken as answered (the next waits for the second), not
-	// as in flight (409).
-	claimLatency = 250 * time.Millisecond
+	// claimClockSkew is how far the clocks of two replicas may disagree
+	// when one tells whether a checkpoint the other served was answered
+	// before it was asked for the next: one that ended within it is taken
+	// as answered (the next waits for the second), not as in flight (409).
+	claimClockSkew = 250 * time.Millisecond
 	// claimAttempts bounds the writes of a claim that keep losing races.
 	claimAttempts = 10
 )
@@ -101,9 +101,8 @@ type ClaimedCheckpoint struct {
 	// given back first, on the holder's clock.
 	Since metav1.MicroTime `json:"since"`
 	Until metav1.MicroTime `json:"until"`
-	// Ended is when its holder answered it, when the holder wrote it: while
-	// the node is full or another checkpoint waits for it. Otherwise the
-	// holder takes it out of the list a second after the answer.
+	// Ended is when its holder answered it, written once the client has
+	// its answer; it is taken out of the list a second after.
 	Ended *metav1.MicroTime `json:"ended,omitempty"`
 }
 
@@ -135,11 +134,10 @@ func checkpointID(key string, since metav1.MicroTime) string {
 //   - at most MaxPerNode checkpoints in flight on a node in the whole
 //     cluster; one more waits up to Wait for a place.
 //
-// A checkpoint costs its node's claim two writes: one before the kubelet is
-// asked, which adds it, and one a second after the client has its answer,
-// which takes it out (or deletes the claim when it was the last). When the
-// node is full, the answer is also written at once, so that a checkpoint
-// waiting on any replica takes its place. A checkpoint listed expires after
+// A checkpoint costs its node's claim at most three writes: one before the
+// kubelet is asked, which adds it; its end, once the client has its answer;
+// and a second after that, one that takes it out, or deletes the claim when
+// it was the last (while others are listed, the next write drops it). A checkpoint listed expires after
 // its timeout and the kubelet's grace, so that a replica that died in the
 // middle of one blocks nobody for longer; every replica deletes the claims
 // whose checkpoints all expired. Expiry compares the holder's clock with
@@ -567,16 +565,15 @@ func (c *Claims) tryTake(ctx context.Context, nc *nodeClaim, want ClaimedCheckpo
 		switch {
 		case c.mine(same, own) && !ended:
 			return nil, same, time.Time{}, nil
-		case ended && (c.mine(same, own) || !endedAt.After(asked.Add(claimLatency))):
+		case ended && (c.mine(same, own) || !same.Ended.After(asked.Add(claimClockSkew))):
 			// Answered before this one was asked: a second after.
 			return nil, nil, endedAt.Add(archiveSpacing), nil
 		case ended:
 			return nil, same, time.Time{}, nil
-		case now.Before(asked.Add(archiveSpacing + claimLatency)):
+		case now.Before(asked.Add(archiveSpacing)):
 			// In flight through another replica, which answers before it
-			// writes anything: if it is taken out within a second of
-			// when this one was asked, it was answered before.
-			return nil, nil, asked.Add(archiveSpacing + claimLatency), nil
+			// writes the end: given a second for that.
+			return nil, nil, asked.Add(archiveSpacing), nil
 		default:
 			return nil, same, time.Time{}, nil
 		}
@@ -683,10 +680,9 @@ func (c *Claims) reread(ctx context.Context, nc *nodeClaim) {
 
 // Done gives back what a checkpoint held, apart from the request so that
 // the client has its answer first. A checkpoint that asked the kubelet
-// (asked) is taken out of its node's claim a second after now, so that the
-// next archive of the container is named a second later; its end is written
-// at once only when the node looks full or a checkpoint of this replica waits
-// for it. One that never reached the kubelet is taken out at once.
+// (asked) has its end written at once and is taken out of its node's claim a
+// second after now, so that the next archive of the container is named a
+// second later. One that never reached the kubelet is taken out at once.
 func (h *Held) Done(asked bool) {
 	if h == nil {
 		return
@@ -712,43 +708,21 @@ func (h *Held) Done(asked bool) {
 	}()
 }
 
-// writeEnd writes the checkpoint's end when the node looks full to the other
-// replicas (as many checkpoints listed without their end as it has places)
-// or a checkpoint of this replica waits for it, unless another write did it
-// already.
+// writeEnd writes the checkpoint's end, unless another write did it
+// already: a checkpoint waiting for the node on any replica takes its place,
+// and one of the container through another replica tells by it that this one
+// was answered before it was asked.
 func (h *Held) writeEnd() {
 	c, nc := h.claims, h.nc
-	ctx, cancel := context.WithTimeout(context.Background(), claimWriteTimeout)
-	defer cancel()
-	for range claimAttempts {
-		nc.write.Lock()
-		now := c.clock.Now()
-		lease := c.view(nc)
+	c.rewrite(nc, "Cannot write the end of a checkpoint; it is taken out of its claim a second after", func(lease *coordinationv1.Lease, now time.Time) ([]ClaimedCheckpoint, bool) {
 		kept, _, same := c.look(nc, lease, h.key, now)
-		// As the other replicas count: every checkpoint listed without
-		// its end, answered here or not.
-		listedInFlight := 1
-		for _, e := range kept {
-			if e.Ended == nil {
-				listedInFlight++
-			}
-		}
 		c.mu.Lock()
-		needed := c.mine(same, h.own) && same.Ended == nil && (nc.waiting > 0 || c.max > 0 && listedInFlight >= c.max)
-		c.mu.Unlock()
-		if !needed {
-			nc.write.Unlock()
-			return
+		defer c.mu.Unlock()
+		if !c.mine(same, h.own) || same.Ended != nil {
+			return nil, false
 		}
-		_, err := c.write(ctx, nc, lease, append(kept, *same), now)
-		nc.write.Unlock()
-		if err == nil || !lostRace(err) {
-			if err != nil {
-				klog.ErrorS(err, "Cannot write the end of a checkpoint; its claim is given back a second after", "lease", klog.KRef(ClaimNamespace, nc.name))
-			}
-			return
-		}
-	}
+		return append(kept, *same), true
+	})
 }
 
 // giveBack takes the checkpoint out of its node's claim, or deletes the claim
@@ -767,38 +741,48 @@ func (h *Held) giveBack() {
 		}
 		c.mu.Unlock()
 	}()
-	ctx, cancel := context.WithTimeout(context.Background(), claimWriteTimeout)
-	defer cancel()
-	for range claimAttempts {
-		nc.write.Lock()
-		now := c.clock.Now()
-		lease := c.view(nc)
+	c.rewrite(nc, "Cannot give a checkpoint claim back; it expires by itself", func(lease *coordinationv1.Lease, now time.Time) ([]ClaimedCheckpoint, bool) {
 		var list []ClaimedCheckpoint
 		if lease != nil {
 			list, _ = ClaimedCheckpoints(lease)
 		}
-		kept, _, _ := c.look(nc, lease, "", now)
 		listed, endListed := false, false
 		for i := range list {
 			if c.mine(&list[i], h.own) {
 				listed, endListed = true, list[i].Ended != nil
 			}
 		}
+		kept, _, _ := c.look(nc, lease, "", now)
 		var rest []ClaimedCheckpoint
 		for _, e := range kept {
 			if !c.mine(&e, h.own) {
 				rest = append(rest, e)
 			}
 		}
-		if !listed || endListed && len(rest) > 0 {
-			nc.write.Unlock()
-			return
+		return rest, listed && !(endListed && len(rest) > 0)
+	})
+}
+
+// rewrite writes the node's claim as change makes it from the claim as this
+// replica sees it (nothing when change reports false), and again from the
+// claim read anew when the write lost a race; failed is logged when it
+// cannot.
+func (c *Claims) rewrite(nc *nodeClaim, failed string, change func(lease *coordinationv1.Lease, now time.Time) ([]ClaimedCheckpoint, bool)) {
+	ctx, cancel := context.WithTimeout(context.Background(), claimWriteTimeout)
+	defer cancel()
+	for range claimAttempts {
+		nc.write.Lock()
+		now := c.clock.Now()
+		lease := c.view(nc)
+		list, ok := change(lease, now)
+		var err error
+		if ok {
+			_, err = c.write(ctx, nc, lease, list, now)
 		}
-		_, err := c.write(ctx, nc, lease, rest, now)
 		nc.write.Unlock()
 		if err == nil || !lostRace(err) {
 			if err != nil {
-				klog.ErrorS(err, "Cannot give a checkpoint claim back; it expires by itself", "lease", klog.KRef(ClaimNamespace, nc.name))
+				klog.ErrorS(err, failed, "lease", klog.KRef(ClaimNamespace, nc.name))
 			}
 			return
 		}
