@@ -700,9 +700,11 @@ func (h *Held) Done(asked bool) {
 	go func() {
 		if asked {
 			h.writeEnd()
-			// The fake clock runs it while it holds its lock: apart.
-			c.clock.AfterFunc(max(0, archiveSpacing-c.clock.Since(now)), func() { go h.giveBack() })
-			return
+			if left := archiveSpacing - c.clock.Since(now); left > 0 {
+				// The fake clock runs it while it holds its lock: apart.
+				c.clock.AfterFunc(left, func() { go h.giveBack() })
+				return
+			}
 		}
 		h.giveBack()
 	}()

@@ -19,6 +19,7 @@ package rest
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -374,6 +375,9 @@ func TestTakeAcrossReplicas(t *testing.T) {
 	// Answered: the next one through the other replica starts a second
 	// after it saw the first's end.
 	first.Done(true)
+	eventually(t, "the first's end was not written", func() bool {
+		return slices.Contains(listed(t, store), "default/web (ended)")
+	})
 	caughtUp(t, a, store)
 	caughtUp(t, b, store)
 	next := goTake(ctx, b, "web")
@@ -412,6 +416,7 @@ func TestTakeInFlightWhenAsked(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("not refused when the checkpoint in flight ended")
 	}
+	waitForTimers(t, fakeClock, 1) // the first's give-back
 	fakeClock.Step(archiveSpacing)
 	eventually(t, "the first checkpoint was not taken out a second after its answer", func() bool { return len(store.leases(t)) == 0 })
 }
