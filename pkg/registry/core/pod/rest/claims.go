@@ -137,10 +137,10 @@ func checkpointID(key string, since metav1.MicroTime) string {
 // A checkpoint costs its node's claim at most three writes: one before the
 // kubelet is asked, which adds it; its end, once the client has its answer;
 // and a second after that, one that takes it out, or deletes the claim when
-// it was the last (while others are listed, the next write drops it). A checkpoint listed expires after
-// its timeout and the kubelet's grace, so that a replica that died in the
-// middle of one blocks nobody for longer; every replica deletes the claims
-// whose checkpoints all expired. Expiry compares the holder's clock with
+// it was the last (while others are listed, the next write drops it). A
+// checkpoint listed expires after its timeout and the kubelet's grace, so
+// that a replica that died in the middle of one blocks nobody for longer;
+// every replica deletes the claims whose checkpoints all expired or ended. Expiry compares the holder's clock with
 // this replica's, as upstream's garbage collection of apiserver identity
 // leases does; the spacing of two checkpoints of a container never compares
 // the clocks of two replicas.
@@ -177,8 +177,8 @@ type nodeClaim struct {
 	// (by key and start); own are the checkpoints it serves (by key).
 	seen map[string]time.Time
 	own  map[string]*ownCheckpoint
-	// waiting counts the checkpoints of this replica waiting for a place.
-	waiting, users int
+	// users are the checkpoints and timers of this replica that use it.
+	users int
 }
 
 type ownCheckpoint struct {
@@ -488,14 +488,6 @@ func (c *Claims) Take(ctx context.Context, namespace, name, container, node stri
 	want := ClaimedCheckpoint{Pod: namespace + "/" + name, Container: container, Holder: c.holder}
 	asked := c.clock.Now()
 	placeBy := asked.Add(min(c.wait, limit))
-	waiting := false
-	defer func() {
-		if waiting {
-			c.mu.Lock()
-			nc.waiting--
-			c.mu.Unlock()
-		}
-	}()
 	for lost := 0; ; {
 		c.mu.Lock()
 		changed := nc.changed
@@ -524,12 +516,6 @@ func (c *Claims) Take(ctx context.Context, namespace, name, container, node stri
 			if !now.Before(placeBy) {
 				c.unuse(nc)
 				return nil, false, nil
-			}
-			if !waiting {
-				waiting = true
-				c.mu.Lock()
-				nc.waiting++
-				c.mu.Unlock()
 			}
 			until = placeBy
 		}
