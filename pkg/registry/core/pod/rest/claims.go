@@ -86,6 +86,11 @@ const (
 	// before it was asked for the next: one that ended within it is taken
 	// as answered (the next waits for the second), not as in flight (409).
 	claimClockSkew = 250 * time.Millisecond
+	// claimGrace is how long a checkpoint waits for the end of one of its
+	// container listed in flight through another replica, which writes it
+	// after its client has its answer: the end's time, not this wait, tells
+	// whether it was in flight when this one was asked (409).
+	claimGrace = 5 * time.Second
 	// claimAttempts bounds the writes of a claim that keep losing races.
 	claimAttempts = 10
 )
@@ -556,10 +561,10 @@ func (c *Claims) tryTake(ctx context.Context, nc *nodeClaim, want ClaimedCheckpo
 			return nil, nil, endedAt.Add(archiveSpacing), nil
 		case ended:
 			return nil, same, time.Time{}, nil
-		case now.Before(asked.Add(archiveSpacing)):
+		case now.Before(asked.Add(claimGrace)):
 			// In flight through another replica, which answers before it
-			// writes the end: given a second for that.
-			return nil, nil, asked.Add(archiveSpacing), nil
+			// writes the end.
+			return nil, nil, asked.Add(claimGrace), nil
 		default:
 			return nil, same, time.Time{}, nil
 		}

@@ -353,17 +353,19 @@ func TestTakeAcrossReplicas(t *testing.T) {
 		t.Fatal("took a container whose checkpoint is in flight")
 	}
 	want409(t, err, "apiserver-a")
-	// Through the other replica: refused once the first has had a second
+	// Through the other replica: refused once the first has had its grace
 	// to be marked ended, which it was not.
 	caughtUp(t, b, store)
 	refused := goTake(ctx, b, "web")
-	waitForTimers(t, fakeClock, 1)
-	select {
-	case got := <-refused:
-		t.Fatalf("refused without giving the first a second to be marked ended: %v %v", got.ok, got.err)
-	default:
+	for range claimGrace / claimPoll {
+		waitForTimers(t, fakeClock, 1)
+		select {
+		case got := <-refused:
+			t.Fatalf("refused without giving the first its grace to be marked ended: %v %v", got.ok, got.err)
+		default:
+		}
+		fakeClock.Step(claimPoll)
 	}
-	fakeClock.Step(archiveSpacing)
 	got := <-refused
 	want409(t, got.err, "apiserver-a")
 
@@ -502,10 +504,12 @@ func TestTakeExpires(t *testing.T) {
 	}
 	watch(t, ctx, alive)
 	eventually(t, "the watch never showed the dead replica's claims", func() bool { return len(alive.informer.GetStore().List()) == 2 })
-	fakeClock.Step(time.Minute - 2*time.Second)
+	fakeClock.Step(time.Minute - claimGrace - time.Second)
 	refused := goTake(ctx, alive, "web")
-	waitForTimers(t, fakeClock, 1)
-	fakeClock.Step(archiveSpacing)
+	for range claimGrace / claimPoll {
+		waitForTimers(t, fakeClock, 1)
+		fakeClock.Step(claimPoll)
+	}
 	if got := <-refused; !apierrors.IsConflict(got.err) {
 		t.Fatalf("before the claim expired: %v %v, want 409", got.ok, got.err)
 	}
