@@ -22,6 +22,7 @@ import (
 	"strconv"
 	"strings"
 
+	coordinationv1 "k8s.io/api/coordination/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/component-base/metrics/testutil"
@@ -31,26 +32,35 @@ import (
 
 // ClaimNames lists the claims of checkpoints (Leases) in the cluster.
 func ClaimNames(ctx context.Context, client kubernetes.Interface) ([]string, error) {
-	leases, err := client.CoordinationV1().Leases(podrest.ClaimNamespace).List(ctx, metav1.ListOptions{LabelSelector: podrest.LabelClaim})
+	leases, err := claimLeases(ctx, client)
 	if err != nil {
 		return nil, err
 	}
 	var names []string
-	for _, l := range leases.Items {
+	for _, l := range leases {
 		names = append(names, l.Name)
 	}
 	return names, nil
 }
 
-// ClaimedCheckpoints lists the checkpoints the claims of every node list
-// (in flight, or answered less than a second ago).
-func ClaimedCheckpoints(ctx context.Context, client kubernetes.Interface) ([]podrest.ClaimedCheckpoint, error) {
+// claimLeases lists the claims of checkpoints.
+func claimLeases(ctx context.Context, client kubernetes.Interface) ([]coordinationv1.Lease, error) {
 	leases, err := client.CoordinationV1().Leases(podrest.ClaimNamespace).List(ctx, metav1.ListOptions{LabelSelector: podrest.LabelClaim})
 	if err != nil {
 		return nil, err
 	}
+	return leases.Items, nil
+}
+
+// ClaimedCheckpoints lists the checkpoints the claims of every node list
+// (in flight, or answered less than a second ago).
+func ClaimedCheckpoints(ctx context.Context, client kubernetes.Interface) ([]podrest.ClaimedCheckpoint, error) {
+	leases, err := claimLeases(ctx, client)
+	if err != nil {
+		return nil, err
+	}
 	var all []podrest.ClaimedCheckpoint
-	for _, l := range leases.Items {
+	for _, l := range leases {
 		list, err := podrest.ClaimedCheckpoints(&l)
 		if err != nil {
 			return nil, err
