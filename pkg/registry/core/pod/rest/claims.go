@@ -450,7 +450,7 @@ func (c *Claims) look(nc *nodeClaim, l *coordinationv1.Lease, key string, now ti
 // ended reports whether a checkpoint listed ended, and since when on this
 // replica's clock. c.mu must be held.
 func (c *Claims) ended(nc *nodeClaim, e *ClaimedCheckpoint, now time.Time) (bool, time.Time) {
-	if own := nc.own[e.key()]; e.Holder == c.holder && own != nil && own.since.Equal(&e.Since) {
+	if own := nc.own[e.key()]; c.mine(e, own) {
 		return !own.answered.IsZero(), own.answered
 	}
 	if e.Ended == nil {
