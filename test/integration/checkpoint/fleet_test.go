@@ -22,6 +22,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -162,6 +163,7 @@ func runFleet(b *testing.B, nodes, checkpoints int, prefix string) fleetRow {
 		clients = append(clients, typedv1.NewForConfigOrDie(s.Admin).Pods(ns))
 	}
 	start := time.Now()
+	profiled := profileFleet(b, replicas[0], fmt.Sprintf("fleet-%d-nodes", nodes))
 	for p := range pods {
 		wg.Add(1)
 		go func() {
@@ -188,6 +190,7 @@ func runFleet(b *testing.B, nodes, checkpoints int, prefix string) fleetRow {
 	}
 	wg.Wait()
 	wall := time.Since(start)
+	<-profiled
 	cpu := cpuSeconds(b, replicas) - cpuBefore
 	writes := leaseWrites(b, replicas)
 	var all float64
@@ -218,6 +221,32 @@ func runFleet(b *testing.B, nodes, checkpoints int, prefix string) fleetRow {
 		p50: percentile(apiserver, 0.50), p99: percentile(apiserver, 0.99),
 		wall: wall, cpuSeconds: cpu, heapMiB: heap,
 	}
+}
+
+// profileFleet takes a CPU profile of replica for the middle of the run, 2 s
+// to 10 s after it starts, into FLEET_PROFILE/<name>.pprof when FLEET_PROFILE
+// names a directory (go tool pprof reads it); the channel is closed when it
+// is written or there is none to take.
+func profileFleet(b *testing.B, replica *framework.APIServer, name string) <-chan struct{} {
+	done := make(chan struct{})
+	dir := os.Getenv("FLEET_PROFILE")
+	if dir == "" {
+		close(done)
+		return done
+	}
+	go func() {
+		defer close(done)
+		time.Sleep(2 * time.Second)
+		raw, err := kubernetes.NewForConfigOrDie(replica.Admin).CoreV1().RESTClient().Get().
+			AbsPath("/debug/pprof/profile").Param("seconds", "8").DoRaw(context.Background())
+		if err == nil {
+			err = os.WriteFile(filepath.Join(dir, name+".pprof"), raw, 0o644)
+		}
+		if err != nil {
+			b.Errorf("CPU profile of %s: %v", name, err)
+		}
+	}()
+	return done
 }
 
 // leaseWrites sums the Lease writes both apiservers served, by verb and
