@@ -51,6 +51,14 @@ local_down() { # status what
 			echo "--- ${log}" >&2
 			grep -E '^E|level=error' "${log}" | tail -n 20 >&2 || true
 		done
+		# The apiservers' logs outlive the cluster, beside the run's output.
+		echo "apiserver errors (their logs are kept in ${E2E_LOGS}):" >&2
+		for log in "${LOGS}"/kube-apiserver*.log; do
+			[[ -f ${log} ]] || continue
+			cp "${log}" "${E2E_LOGS}/$2-$(basename "${log}")" || true
+			echo "--- ${log}" >&2
+			grep -E '^E' "${log}" | tail -n 20 >&2 || true
+		done
 	fi
 	"${ROOT}/hack/local-down.sh"
 	"${ROOT}/hack/verify-local-down.sh" || status=1
