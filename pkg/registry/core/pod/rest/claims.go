@@ -142,7 +142,7 @@ func checkpointID(key string, since metav1.MicroTime) string {
 // A checkpoint costs its node's claim at most three writes: one before the
 // kubelet is asked, which adds it; its end, once the client has its answer;
 // and a second after that, one that takes it out, or deletes the claim when
-// it was the last (while others are listed, the next write drops it). A
+// it was the last. A
 // checkpoint listed expires after its timeout and the kubelet's grace, so
 // that a replica that died in the middle of one blocks nobody for longer;
 // every replica deletes the claims whose checkpoints all expired or ended. Expiry compares the holder's clock with
@@ -719,8 +719,9 @@ func (h *Held) writeEnd() {
 }
 
 // giveBack takes the checkpoint out of its node's claim, or deletes the claim
-// when nothing else is listed. One whose end is listed is left for the next
-// write while others are.
+// when nothing else is listed. It is always taken out by its own replica: a
+// checkpoint left for another's write could wait for one that never comes,
+// such as a dead replica's, listed until it expires.
 func (h *Held) giveBack() {
 	c, nc := h.claims, h.nc
 	defer c.background.Done()
@@ -729,7 +730,8 @@ func (h *Held) giveBack() {
 		c.mu.Lock()
 		if nc.own[h.key] == h.own {
 			delete(nc.own, h.key)
-			// Left listed with its end: its second counts from the answer.
+			// Still listed when the write failed: its second counts from
+			// the answer.
 			nc.seen[checkpointID(h.key, h.own.since)] = h.own.answered
 		}
 		c.mu.Unlock()
@@ -739,11 +741,9 @@ func (h *Held) giveBack() {
 		if lease != nil {
 			list, _ = ClaimedCheckpoints(lease)
 		}
-		listed, endListed := false, false
+		listed := false
 		for i := range list {
-			if c.mine(&list[i], h.own) {
-				listed, endListed = true, list[i].Ended != nil
-			}
+			listed = listed || c.mine(&list[i], h.own)
 		}
 		kept, _, _ := c.look(nc, lease, "", now)
 		var rest []ClaimedCheckpoint
@@ -752,7 +752,7 @@ func (h *Held) giveBack() {
 				rest = append(rest, e)
 			}
 		}
-		return rest, listed && !(endListed && len(rest) > 0)
+		return rest, listed
 	})
 }
 

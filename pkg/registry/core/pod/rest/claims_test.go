@@ -470,7 +470,7 @@ func TestTakeNodeFull(t *testing.T) {
 		t.Errorf("listed %v, want the first ended and the second in flight", pods)
 	}
 
-	fakeClock.Step(archiveSpacing) // the first's give-back: left listed, ended
+	fakeClock.Step(archiveSpacing) // the first given back
 	a.background.Add(1)
 	a.background.Done()
 	eventually(t, "the first's give-back did not run", func() bool { return fakeClock.Waiters() == 0 })
@@ -577,4 +577,28 @@ func names(leases []coordinationv1.Lease) []string {
 		n = append(n, l.Name)
 	}
 	return n
+}
+
+// TestTakeGivenBackBesideAnother: a checkpoint is taken out of its node's
+// claim a second after its answer even while another is listed, here one
+// of a replica that died in the middle of it and that nobody else writes
+// until it expires.
+func TestTakeGivenBackBesideAnother(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	store, fakeClock := newLeaseStore(), newFakeClock()
+	dead := NewClaims(store, "apiserver-dead", 4, 0, fakeClock)
+	a := NewClaims(store, "apiserver-a", 4, 0, fakeClock)
+	watch(t, ctx, a)
+	mustTake(t, ctx, dead, "slow") // never given back
+	caughtUp(t, a, store)
+	held := mustTake(t, ctx, a, "web")
+	held.Done(true)
+	eventually(t, "the end was not written", func() bool {
+		return strings.Join(listed(t, store), ",") == "default/slow,default/web (ended)"
+	})
+	fakeClock.Step(archiveSpacing)
+	eventually(t, "the checkpoint was left listed a second after its answer", func() bool {
+		return strings.Join(listed(t, store), ",") == "default/slow"
+	})
 }
