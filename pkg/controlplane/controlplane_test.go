@@ -31,6 +31,7 @@ import (
 	"k8s.io/kube-openapi/pkg/common"
 	"k8s.io/kube-openapi/pkg/validation/spec"
 	controlplaneapiserver "k8s.io/kubernetes/pkg/controlplane/apiserver"
+	kubeletclient "k8s.io/kubernetes/pkg/kubelet/client"
 )
 
 func TestAPIVersionPrioritiesAreUpstreams(t *testing.T) {
@@ -156,10 +157,10 @@ func (coreWithoutHook) GroupName() string { return "" }
 
 func TestWithCheckpointRefusesWhatItCannotDecorate(t *testing.T) {
 	opts := NewCheckpointOptions()
-	if _, err := withCheckpoint(notCore{}, opts, nil, nil); err == nil || err.Error() != `expected the core storage provider first, got group "apps"` {
+	if _, err := withCheckpoint(notCore{}, opts, nil, nil, kubeletclient.KubeletClientConfig{}); err == nil || err.Error() != `expected the core storage provider first, got group "apps"` {
 		t.Errorf("got %v", err)
 	}
-	if _, err := withCheckpoint(coreWithoutHook{}, opts, nil, nil); err == nil || err.Error() != "the core storage provider controlplane.coreWithoutHook no longer has a post-start hook" {
+	if _, err := withCheckpoint(coreWithoutHook{}, opts, nil, nil, kubeletclient.KubeletClientConfig{}); err == nil || err.Error() != "the core storage provider controlplane.coreWithoutHook no longer has a post-start hook" {
 		t.Errorf("got %v", err)
 	}
 	var _ genericapiserver.PostStartHookProvider = &legacyProviderWithCheckpoint{}

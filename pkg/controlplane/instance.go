@@ -71,7 +71,7 @@ func New(c controlplane.CompletedConfig, delegationTarget genericapiserver.Deleg
 		if err != nil {
 			return nil, err
 		}
-		if restStorageProviders[0], err = withCheckpoint(restStorageProviders[0], checkpoint, events, claims); err != nil {
+		if restStorageProviders[0], err = withCheckpoint(restStorageProviders[0], checkpoint, events, claims, c.Extra.KubeletClientConfig); err != nil {
 			return nil, err
 		}
 		// As upstream installs its rbac/bootstrap-roles hook only with the

@@ -25,6 +25,7 @@ import (
 	serverstorage "k8s.io/apiserver/pkg/server/storage"
 	"k8s.io/client-go/tools/record"
 	controlplaneapiserver "k8s.io/kubernetes/pkg/controlplane/apiserver"
+	kubeletclient "k8s.io/kubernetes/pkg/kubelet/client"
 	upstreampodrest "k8s.io/kubernetes/pkg/registry/core/pod/rest"
 
 	podrest "github.com/kube-checkpoint/kubernetes/pkg/registry/core/pod/rest"
@@ -42,11 +43,13 @@ type legacyProviderWithCheckpoint struct {
 	checkpoint    *CheckpointOptions
 	events        record.EventRecorder
 	claims        *podrest.Claims
+	// kubelet is how the apiserver reaches kubelets (--kubelet-*).
+	kubelet kubeletclient.KubeletClientConfig
 }
 
 var _ genericapiserver.PostStartHookProvider = &legacyProviderWithCheckpoint{}
 
-func withCheckpoint(legacy controlplaneapiserver.RESTStorageProvider, checkpoint *CheckpointOptions, events record.EventRecorder, claims *podrest.Claims) (controlplaneapiserver.RESTStorageProvider, error) {
+func withCheckpoint(legacy controlplaneapiserver.RESTStorageProvider, checkpoint *CheckpointOptions, events record.EventRecorder, claims *podrest.Claims, kubelet kubeletclient.KubeletClientConfig) (controlplaneapiserver.RESTStorageProvider, error) {
 	if legacy.GroupName() != "" {
 		return nil, fmt.Errorf("expected the core storage provider first, got group %q", legacy.GroupName())
 	}
@@ -54,7 +57,7 @@ func withCheckpoint(legacy controlplaneapiserver.RESTStorageProvider, checkpoint
 	if !ok {
 		return nil, fmt.Errorf("the core storage provider %T no longer has a post-start hook", legacy)
 	}
-	return &legacyProviderWithCheckpoint{RESTStorageProvider: legacy, postStartHook: hook, checkpoint: checkpoint, events: events, claims: claims}, nil
+	return &legacyProviderWithCheckpoint{RESTStorageProvider: legacy, postStartHook: hook, checkpoint: checkpoint, events: events, claims: claims, kubelet: kubelet}, nil
 }
 
 // NewRESTStorage returns upstream's core group with pods/checkpoint added.
@@ -76,10 +79,16 @@ func (p *legacyProviderWithCheckpoint) NewRESTStorage(apiResourceConfigSource se
 	if !ok {
 		return info, fmt.Errorf("nodes are served by %T, which cannot get a node: the checkpoint subresource cannot read what a node reports of itself", storage["nodes"])
 	}
+	// The kubelet is found from the node in the watch cache, as what the
+	// node reports of itself is.
+	kubeletConn, err := podrest.CachedNodeConnectionInfo(nodes, p.kubelet)
+	if err != nil {
+		return info, err
+	}
 	storage["pods/checkpoint"] = &podrest.CheckpointREST{
 		Store:                exec.Store,
 		Nodes:                nodes,
-		KubeletConn:          exec.KubeletConn,
+		KubeletConn:          kubeletConn,
 		DefaultTimeout:       p.checkpoint.DefaultTimeout,
 		MaxTimeout:           p.checkpoint.MaxTimeout,
 		RefuseNodeConditions: p.checkpoint.NodeConditions(),

@@ -61,7 +61,9 @@ type CheckpointTarget struct {
 // container cannot be checkpointed now is a BadRequest that names the
 // containers that can. The pod's node is read from nodes, when given, as the
 // apiserver's watch cache holds it: what it reports of itself changes when
-// its kubelet restarts, not between two checkpoints.
+// its kubelet restarts, not between two checkpoints. The pod is read from
+// etcd, or when cached from the watch cache too; a target found there is
+// confirmed by ConfirmCheckpointTarget before its kubelet is asked.
 func CheckpointLocation(
 	ctx context.Context,
 	getter podregistry.ResourceGetter,
@@ -70,8 +72,13 @@ func CheckpointLocation(
 	name string,
 	containerName string,
 	timeout time.Duration,
+	cached bool,
 ) (*CheckpointTarget, error) {
-	obj, err := getter.Get(ctx, name, &metav1.GetOptions{})
+	podOptions := &metav1.GetOptions{}
+	if cached {
+		podOptions.ResourceVersion = "0"
+	}
+	obj, err := getter.Get(ctx, name, podOptions)
 	if err != nil {
 		return nil, err
 	}
@@ -113,6 +120,29 @@ func CheckpointLocation(
 		Node:       nodeInfo,
 		NodeStatus: nodeStatus,
 	}, nil
+}
+
+// ConfirmCheckpointTarget reads the pod of a target found in the apiserver's
+// watch cache again from etcd, as upstream reads a pod before it asks its
+// kubelet for logs or exec, and checks that the container can still be
+// checkpointed: the same pod (not one created again under its name) with
+// the container running.
+func ConfirmCheckpointTarget(ctx context.Context, getter podregistry.ResourceGetter, target *CheckpointTarget) error {
+	obj, err := getter.Get(genericapirequest.WithNamespace(ctx, target.Pod.Namespace), target.Pod.Name, &metav1.GetOptions{})
+	if err != nil {
+		return err
+	}
+	pod, ok := obj.(*api.Pod)
+	if !ok {
+		return errors.NewInternalError(fmt.Errorf("unexpected object type %T", obj))
+	}
+	if _, err := checkpointableContainer(pod, target.Container); err != nil {
+		return err
+	}
+	if pod.UID != target.Pod.UID {
+		return errors.NewConflict(api.Resource("pods/checkpoint"), pod.Name, fmt.Errorf("pod %s was deleted and created again (on node %s) while its checkpoint was prepared: retry", pod.Name, pod.Spec.NodeName))
+	}
+	return nil
 }
 
 // checkpointableContainer picks the named container, or the only container of

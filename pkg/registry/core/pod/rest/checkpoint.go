@@ -165,7 +165,15 @@ func (r *CheckpointREST) Connect(ctx context.Context, name string, opts runtime.
 	if checkpointOpts.TimeoutSeconds != nil {
 		timeout = time.Duration(*checkpointOpts.TimeoutSeconds) * time.Second
 	}
-	target, err := pod.CheckpointLocation(ctx, r.Store, r.Nodes, r.KubeletConn, name, checkpointOpts.Container, timeout)
+	// The pod as the watch cache holds it, read again from etcd beside the
+	// claims; what the cache refuses is read from etcd at once, which may
+	// be ahead of it.
+	cached := true
+	target, err := pod.CheckpointLocation(ctx, r.Store, r.Nodes, r.KubeletConn, name, checkpointOpts.Container, timeout, cached)
+	if err != nil {
+		cached = false
+		target, err = pod.CheckpointLocation(ctx, r.Store, r.Nodes, r.KubeletConn, name, checkpointOpts.Container, timeout, cached)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -179,7 +187,7 @@ func (r *CheckpointREST) Connect(ctx context.Context, name string, opts runtime.
 			return nil, r.refuse(target, refused)
 		}
 	}
-	return &checkpointHandler{rest: r, target: target, timeout: timeout, responder: responder}, nil
+	return &checkpointHandler{rest: r, target: target, timeout: timeout, responder: responder, confirm: cached}, nil
 }
 
 // badQuery is the one shape of every bad query of pods/checkpoint: 400
@@ -201,6 +209,9 @@ type checkpointHandler struct {
 	target    *pod.CheckpointTarget
 	timeout   time.Duration
 	responder rest.Responder
+	// confirm reads the pod from etcd beside the claims: the target was
+	// found in the watch cache.
+	confirm bool
 }
 
 func (h *checkpointHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
@@ -234,7 +245,23 @@ func (h *checkpointHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) 
 	// The container's claim and a place on the node, in one round of
 	// writes; when it waited for a place, the container's claim is renewed
 	// with it: the claim lasts from now.
+	var confirmed chan error
+	if h.confirm {
+		confirmed = make(chan error, 1)
+		go func() { confirmed <- pod.ConfirmCheckpointTarget(req.Context(), h.rest.Store, h.target) }()
+	}
 	held, ok, err := h.rest.Claims.Take(req.Context(), p.Namespace, p.Name, h.target.Container, node, h.timeout, hold)
+	if confirmed != nil {
+		if refused := <-confirmed; refused != nil {
+			// The pod changed since the watch cache saw it: nothing was
+			// asked of the node, and what was held is given back at once.
+			if ok && err == nil {
+				held.Done(false)
+			}
+			h.responder.Error(refused)
+			return
+		}
+	}
 	if err != nil {
 		if apierrors.IsConflict(err) {
 			recordRefused(http.StatusConflict)
