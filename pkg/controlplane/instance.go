@@ -66,7 +66,7 @@ func New(c controlplane.CompletedConfig, delegationTarget genericapiserver.Deleg
 		// Every replica keeps its checkpoints apart from the others' through
 		// claims (Leases) in the cluster's own store, and records every
 		// checkpoint as an Event on its pod.
-		claims, events, err := podrest.SetUpCheckpoint(s.ControlPlane.GenericAPIServer, c.ControlPlane.Generic.MergedResourceConfig, client,
+		claims, events, err := podrest.SetUpCheckpoint(s.ControlPlane.GenericAPIServer, c.ControlPlane.Generic.MergedResourceConfig, c.ControlPlane.Generic.RESTOptionsGetter, client,
 			podrest.ClaimHolder(c.ControlPlane.Generic.APIServerID, c.ControlPlane.Generic.PublicAddress), checkpoint.MaxInflightPerNode, checkpoint.InflightWait)
 		if err != nil {
 			return nil, err

@@ -71,7 +71,9 @@ func ClaimedCheckpoints(ctx context.Context, client kubernetes.Interface) ([]pod
 }
 
 // LeaseWrites adds to writes the Lease writes one apiserver served, by verb
-// and code ("POST 201"), read from its /metrics text.
+// and code ("POST 201"), read from its /metrics text: those its API served
+// (the replicas' identity Leases, and an operator's) and the claims it wrote
+// through its own storage.
 func LeaseWrites(metricsText string, writes map[string]float64) error {
 	metrics := testutil.NewMetrics()
 	if err := testutil.ParseMetrics(metricsText, &metrics); err != nil {
@@ -87,6 +89,9 @@ func LeaseWrites(metricsText string, writes map[string]float64) error {
 		if sample.Metric["resource"] == "leases" {
 			writes[verb+" "+string(sample.Metric["code"])] += float64(sample.Value)
 		}
+	}
+	for _, sample := range metrics["apiserver_pod_checkpoint_claim_writes_total"] {
+		writes[string(sample.Metric["verb"])+" "+string(sample.Metric["code"])] += float64(sample.Value)
 	}
 	return nil
 }

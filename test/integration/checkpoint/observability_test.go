@@ -29,6 +29,8 @@ import (
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/component-base/metrics/testutil"
+
+	testutils "github.com/kube-checkpoint/kubernetes/test/utils"
 )
 
 // TestCheckpointBusyNode fills the node's one place (the server runs with
@@ -89,6 +91,7 @@ func TestCheckpointBusyNode(t *testing.T) {
 // TestCheckpointEventsAndMetrics expects an Event on the pod for every
 // checkpoint the kubelet was asked for, and the outcome in /metrics.
 func TestCheckpointEventsAndMetrics(t *testing.T) {
+	waitForNoClaims(t) // those of the tests before given back
 	before := serverMetrics(t)
 	ns := newNamespace(t)
 	createPod(t, ns, singlePod("web", nodeName))
@@ -124,9 +127,49 @@ func TestCheckpointEventsAndMetrics(t *testing.T) {
 		t.Errorf("events (%v):\n%s\nwant:\n%s", err, strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 
+	waitForNoClaims(t) // both checkpoints given back: the node's claim deleted
 	after := serverMetrics(t)
 	expectMetricGrowth(t, before, after, "apiserver_pod_checkpoint_requests_total", map[string]int64{"200": 1, "500": 1})
 	expectMetricGrowth(t, before, after, "apiserver_pod_checkpoint_duration_seconds_count", map[string]int64{"200": 1, "500": 1})
+	// The claims are written through the apiserver's storage, not its API,
+	// and counted: each checkpoint adds itself, writes its end and is taken
+	// out, at most three writes (the second may find the first still listed,
+	// and take it out with its own write).
+	writes := claimWritesGrowth(before, after, "apiserver_pod_checkpoint_claim_writes_total")
+	if total := writes["POST 201"] + writes["PUT 200"] + writes["DELETE 200"]; writes["POST 201"] < 1 || writes["DELETE 200"] < 1 || total < 4 || total > 6 {
+		t.Errorf("claim writes of two checkpoints one after the other: %v, want 4 to 6 with a POST 201 and a DELETE 200", writes)
+	}
+	if api := claimWritesGrowth(before, after, "apiserver_request_total"); api["POST 201"]+api["DELETE 200"] != 0 {
+		t.Errorf("Leases created or deleted through the API meanwhile: %v, want none (the identity Lease is only renewed)", api)
+	}
+}
+
+// waitForNoClaims waits until no node has a claim.
+func waitForNoClaims(t *testing.T) {
+	t.Helper()
+	var names []string
+	if err := wait.PollUntilContextTimeout(context.Background(), 100*time.Millisecond, 20*time.Second, true, func(ctx context.Context) (bool, error) {
+		var err error
+		names, err = testutils.ClaimNames(ctx, admin)
+		return len(names) == 0, err
+	}); err != nil {
+		t.Fatalf("claims %v still there: %v", names, err)
+	}
+}
+
+// claimWritesGrowth is how much each "VERB code" series of name (of Leases,
+// for apiserver_request_total) grew between two readings.
+func claimWritesGrowth(before, after testutil.Metrics, name string) map[string]int64 {
+	growth := map[string]int64{}
+	for sign, m := range map[int64]testutil.Metrics{1: after, -1: before} {
+		for _, sample := range m[name] {
+			if r, ok := sample.Metric["resource"]; ok && r != "leases" {
+				continue
+			}
+			growth[string(sample.Metric["verb"])+" "+string(sample.Metric["code"])] += sign * int64(sample.Value)
+		}
+	}
+	return growth
 }
 
 // serverMetrics reads the server's /metrics.

@@ -17,10 +17,13 @@ limitations under the License.
 package rest
 
 import (
+	"errors"
+	"net/http"
 	"strconv"
 	"sync"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/component-base/metrics"
 	"k8s.io/component-base/metrics/legacyregistry"
 )
@@ -63,6 +66,17 @@ var (
 		[]string{"code"},
 	)
 
+	claimWrites = metrics.NewCounterVec(
+		&metrics.CounterOpts{
+			Namespace:      checkpointMetricsNamespace,
+			Subsystem:      checkpointMetricsSubsystem,
+			Name:           "claim_writes_total",
+			Help:           "Counter of the writes of checkpoint claims (Leases in kube-system) this kube-apiserver made through its own storage, not its API, by verb and HTTP response code as apiserver_request_total counts requests (409: another replica wrote the claim first).",
+			StabilityLevel: metrics.ALPHA,
+		},
+		[]string{"verb", "code"},
+	)
+
 	registerCheckpointMetricsOnce sync.Once
 )
 
@@ -70,7 +84,7 @@ var (
 // legacy registry, once.
 func RegisterCheckpointMetrics() {
 	registerCheckpointMetricsOnce.Do(func() {
-		legacyregistry.MustRegister(checkpointRequests, checkpointRefused, checkpointDuration)
+		legacyregistry.MustRegister(checkpointRequests, checkpointRefused, checkpointDuration, claimWrites)
 	})
 }
 
@@ -82,4 +96,18 @@ func recordCheckpoint(code int, took time.Duration) {
 
 func recordRefused(code int) {
 	checkpointRefused.WithLabelValues(strconv.Itoa(code)).Inc()
+}
+
+// recordClaimWrite counts a write of a claim that would have answered code
+// through the API, or err's code.
+func recordClaimWrite(verb string, code int, err error) {
+	var status apierrors.APIStatus
+	switch {
+	case err == nil:
+	case errors.As(err, &status):
+		code = int(status.Status().Code)
+	default:
+		code = http.StatusInternalServerError
+	}
+	claimWrites.WithLabelValues(verb, strconv.Itoa(code)).Inc()
 }

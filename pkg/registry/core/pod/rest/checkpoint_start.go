@@ -22,6 +22,7 @@ import (
 
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apiserver/pkg/registry/generic"
 	genericapiserver "k8s.io/apiserver/pkg/server"
 	serverstorage "k8s.io/apiserver/pkg/server/storage"
 	"k8s.io/client-go/kubernetes"
@@ -48,14 +49,23 @@ const (
 // started, and the recorder of the Event every checkpoint leaves on its pod,
 // stopped before s shuts down. resources are the APIs s serves (the claims
 // need coordination.k8s.io/v1 Leases), whose give-backs it waits for as s
-// shuts down; holder names this replica in its
+// shuts down; the claims are written through a storage of Leases on
+// optsGetter (nil: through client) and watched through client; holder names this replica in its
 // claims; maxInflightPerNode and inflightWait are
 // --checkpoint-max-inflight-per-node and --checkpoint-inflight-wait.
-func SetUpCheckpoint(s *genericapiserver.GenericAPIServer, resources *serverstorage.ResourceConfig, client kubernetes.Interface, holder string, maxInflightPerNode int, inflightWait time.Duration) (*Claims, record.EventRecorder, error) {
+func SetUpCheckpoint(s *genericapiserver.GenericAPIServer, resources *serverstorage.ResourceConfig, optsGetter generic.RESTOptionsGetter, client kubernetes.Interface, holder string, maxInflightPerNode int, inflightWait time.Duration) (*Claims, record.EventRecorder, error) {
 	if !resources.ResourceEnabled(coordinationv1.SchemeGroupVersion.WithResource("leases")) {
 		return nil, nil, fmt.Errorf("the ContainerCheckpointAPI feature needs coordination.k8s.io/v1 leases, which --runtime-config disables: pods/checkpoint keeps the checkpoints of every apiserver apart with them")
 	}
 	claims := NewClaims(client, holder, maxInflightPerNode, inflightWait, nil)
+	destroy := func() {}
+	if optsGetter != nil {
+		leases, destroyLeases, err := newStoreLeases(optsGetter)
+		if err != nil {
+			return nil, nil, err
+		}
+		claims.leases, destroy = leases, destroyLeases
+	}
 	broadcaster := record.NewBroadcaster()
 	events := broadcaster.NewRecorder(clientgoscheme.Scheme, corev1.EventSource{Component: "kube-apiserver"})
 	if err := s.AddPostStartHook(ClaimsHookName, func(hookContext genericapiserver.PostStartHookContext) error {
@@ -66,6 +76,7 @@ func SetUpCheckpoint(s *genericapiserver.GenericAPIServer, resources *serverstor
 	}
 	if err := s.AddPreShutdownHook(ClaimsShutdownHookName, func() error {
 		claims.background.Wait() // each write is bounded by claimWriteTimeout
+		destroy()
 		return nil
 	}); err != nil {
 		return nil, nil, err

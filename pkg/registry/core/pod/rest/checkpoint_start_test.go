@@ -45,14 +45,14 @@ func TestSetUpCheckpoint(t *testing.T) {
 	}
 	client := fake.NewClientset()
 
-	_, _, err = SetUpCheckpoint(s, serverstorage.NewResourceConfig(), client, "apiserver-a", 4, time.Second)
+	_, _, err = SetUpCheckpoint(s, serverstorage.NewResourceConfig(), nil, client, "apiserver-a", 4, time.Second)
 	if err == nil || !strings.Contains(err.Error(), "the ContainerCheckpointAPI feature needs coordination.k8s.io/v1 leases, which --runtime-config disables") {
 		t.Fatalf("leases disabled: got %v, want the error naming them", err)
 	}
 
 	resources := serverstorage.NewResourceConfig()
 	resources.EnableVersions(coordinationv1.SchemeGroupVersion)
-	claims, events, err := SetUpCheckpoint(s, resources, client, "apiserver-a", 4, time.Second)
+	claims, events, err := SetUpCheckpoint(s, resources, nil, client, "apiserver-a", 4, time.Second)
 	if err != nil || claims == nil || events == nil {
 		t.Fatalf("got %v, %v, %v", claims, events, err)
 	}
@@ -60,7 +60,7 @@ func TestSetUpCheckpoint(t *testing.T) {
 		t.Errorf("claims of max %d, wait %s, holder %q: want 4, 1s, apiserver-a", claims.Max(), claims.Wait(), claims.holder)
 	}
 	// The hooks are registered: a second set-up on the same server is refused.
-	if _, _, err := SetUpCheckpoint(s, resources, client, "apiserver-a", 4, time.Second); err == nil || !strings.Contains(err.Error(), ClaimsHookName) {
+	if _, _, err := SetUpCheckpoint(s, resources, nil, client, "apiserver-a", 4, time.Second); err == nil || !strings.Contains(err.Error(), ClaimsHookName) {
 		t.Errorf("a second set-up: got %v, want the hook %s already registered", err, ClaimsHookName)
 	}
 }

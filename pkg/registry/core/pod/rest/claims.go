@@ -33,7 +33,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
-	coordinationv1client "k8s.io/client-go/kubernetes/typed/coordination/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/klog/v2"
 	"k8s.io/utils/clock"
@@ -44,8 +43,9 @@ import (
 
 // The claims of checkpoints are coordination.k8s.io/v1 Leases in kube-system,
 // where only cluster administrators and the control plane may write, written
-// through the API with optimistic concurrency as leader election and node
-// heartbeats are. A node has one claim, which lists the checkpoints of its
+// with optimistic concurrency as leader election and node heartbeats are (by
+// the apiserver through its own storage, see storeLeases; watched through its
+// API). A node has one claim, which lists the checkpoints of its
 // containers in flight and those answered less than a second ago, whichever
 // replica serves them: a container lives on one node, so one write of its
 // node's claim both claims the container and takes a place on the node.
@@ -150,7 +150,7 @@ func checkpointID(key string, since metav1.MicroTime) string {
 // leases does; the spacing of two checkpoints of a container never compares
 // the clocks of two replicas.
 type Claims struct {
-	leases   coordinationv1client.LeaseInterface
+	leases   leaseWriter
 	informer cache.SharedIndexInformer
 	start    func(stop <-chan struct{})
 	holder   string
