@@ -142,13 +142,13 @@ func checkpointID(key string, since metav1.MicroTime) string {
 // A checkpoint costs its node's claim at most three writes: one before the
 // kubelet is asked, which adds it; its end, once the client has its answer;
 // and a second after that, one that takes it out, or deletes the claim when
-// it was the last. A checkpoint listed expires after its timeout and the
-// kubelet's grace, so that a replica that died in the middle of one blocks
-// nobody for longer; every replica deletes the claims whose checkpoints all
-// expired or ended. Expiry compares the holder's clock with this replica's,
-// as upstream's garbage collection of apiserver identity leases does; the
-// spacing of two checkpoints of a container never compares the clocks of two
-// replicas.
+// it was the last. A
+// checkpoint listed expires after its timeout and the kubelet's grace, so
+// that a replica that died in the middle of one blocks nobody for longer;
+// every replica deletes the claims whose checkpoints all expired or ended. Expiry compares the holder's clock with
+// this replica's, as upstream's garbage collection of apiserver identity
+// leases does; the spacing of two checkpoints of a container never compares
+// the clocks of two replicas.
 type Claims struct {
 	leases   leaseWriter
 	informer cache.SharedIndexInformer
@@ -632,7 +632,7 @@ func (c *Claims) write(ctx context.Context, nc *nodeClaim, lease *coordinationv1
 		if lease == nil {
 			written, err = c.leases.Create(ctx, next, metav1.CreateOptions{})
 		} else {
-			written, err = c.leases.Update(withKnown(ctx, lease), next, metav1.UpdateOptions{})
+			written, err = c.leases.Update(ctx, next, metav1.UpdateOptions{})
 		}
 	}
 	if lease == nil && apierrors.IsAlreadyExists(err) || lease != nil && lostRace(err) {
