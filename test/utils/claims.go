@@ -79,21 +79,31 @@ func LeaseWrites(metricsText string, writes map[string]float64) error {
 	if err := testutil.ParseMetrics(metricsText, &metrics); err != nil {
 		return err
 	}
-	for _, sample := range metrics["apiserver_request_total"] {
+	AddLeaseWrites(metrics, "apiserver_request_total", 1, writes)
+	AddLeaseWrites(metrics, ClaimWritesMetric, 1, writes)
+	return nil
+}
+
+// ClaimWritesMetric counts the claims an apiserver wrote through its own
+// storage, by verb and code.
+const ClaimWritesMetric = "apiserver_pod_checkpoint_claim_writes_total"
+
+// AddLeaseWrites adds to writes, by verb and code ("POST 201"), sign times
+// the writes that the series of name count: of Leases, where a series names
+// its resource (apiserver_request_total).
+func AddLeaseWrites(metrics testutil.Metrics, name string, sign float64, writes map[string]float64) {
+	for _, sample := range metrics[name] {
 		verb := string(sample.Metric["verb"])
 		switch verb {
 		case "POST", "PUT", "PATCH", "DELETE":
 		default:
 			continue
 		}
-		if sample.Metric["resource"] == "leases" {
-			writes[verb+" "+string(sample.Metric["code"])] += float64(sample.Value)
+		if resource, ok := sample.Metric["resource"]; ok && resource != "leases" {
+			continue
 		}
+		writes[verb+" "+string(sample.Metric["code"])] += sign * float64(sample.Value)
 	}
-	for _, sample := range metrics["apiserver_pod_checkpoint_claim_writes_total"] {
-		writes[string(sample.Metric["verb"])+" "+string(sample.Metric["code"])] += float64(sample.Value)
-	}
-	return nil
 }
 
 // PositiveInts parses a comma-separated list of positive numbers.

@@ -135,11 +135,11 @@ func TestCheckpointEventsAndMetrics(t *testing.T) {
 	// and counted: each checkpoint adds itself, writes its end and is taken
 	// out, at most three writes (the second may find the first still listed,
 	// and take it out with its own write).
-	writes := claimWritesGrowth(before, after, "apiserver_pod_checkpoint_claim_writes_total")
+	writes := leaseWritesGrowth(before, after, testutils.ClaimWritesMetric)
 	if total := writes["POST 201"] + writes["PUT 200"] + writes["DELETE 200"]; writes["POST 201"] < 1 || writes["DELETE 200"] < 1 || total < 4 || total > 6 {
 		t.Errorf("claim writes of two checkpoints one after the other: %v, want 4 to 6 with a POST 201 and a DELETE 200", writes)
 	}
-	if api := claimWritesGrowth(before, after, "apiserver_request_total"); api["POST 201"]+api["DELETE 200"] != 0 {
+	if api := leaseWritesGrowth(before, after, "apiserver_request_total"); api["POST 201"]+api["DELETE 200"] != 0 {
 		t.Errorf("Leases created or deleted through the API meanwhile: %v, want none (the identity Lease is only renewed)", api)
 	}
 }
@@ -157,18 +157,12 @@ func waitForNoClaims(t *testing.T) {
 	}
 }
 
-// claimWritesGrowth is how much each "VERB code" series of name (of Leases,
-// for apiserver_request_total) grew between two readings.
-func claimWritesGrowth(before, after testutil.Metrics, name string) map[string]int64 {
-	growth := map[string]int64{}
-	for sign, m := range map[int64]testutil.Metrics{1: after, -1: before} {
-		for _, sample := range m[name] {
-			if r, ok := sample.Metric["resource"]; ok && r != "leases" {
-				continue
-			}
-			growth[string(sample.Metric["verb"])+" "+string(sample.Metric["code"])] += sign * int64(sample.Value)
-		}
-	}
+// leaseWritesGrowth is how much the Lease writes the series of name count
+// grew between two readings, by verb and code.
+func leaseWritesGrowth(before, after testutil.Metrics, name string) map[string]float64 {
+	growth := map[string]float64{}
+	testutils.AddLeaseWrites(after, name, 1, growth)
+	testutils.AddLeaseWrites(before, name, -1, growth)
 	return growth
 }
 

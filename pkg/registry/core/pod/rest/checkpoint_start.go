@@ -49,9 +49,9 @@ const (
 // started, and the recorder of the Event every checkpoint leaves on its pod,
 // stopped before s shuts down. resources are the APIs s serves (the claims
 // need coordination.k8s.io/v1 Leases), whose give-backs it waits for as s
-// shuts down; the claims are written through a storage of Leases on
-// optsGetter (nil: through client) and watched through client; holder names this replica in its
-// claims; maxInflightPerNode and inflightWait are
+// shuts down. The claims are written through a storage of Leases on
+// optsGetter (nil: through client) and watched through client; holder names
+// this replica in its claims; maxInflightPerNode and inflightWait are
 // --checkpoint-max-inflight-per-node and --checkpoint-inflight-wait.
 func SetUpCheckpoint(s *genericapiserver.GenericAPIServer, resources *serverstorage.ResourceConfig, optsGetter generic.RESTOptionsGetter, client kubernetes.Interface, holder string, maxInflightPerNode int, inflightWait time.Duration) (*Claims, record.EventRecorder, error) {
 	if !resources.ResourceEnabled(coordinationv1.SchemeGroupVersion.WithResource("leases")) {

@@ -85,8 +85,8 @@ func (s *storeLeases) Get(ctx context.Context, name string, opts metav1.GetOptio
 }
 
 func (s *storeLeases) Create(ctx context.Context, lease *coordinationv1.Lease, opts metav1.CreateOptions) (*coordinationv1.Lease, error) {
-	in := &coordination.Lease{}
-	if err := coordinationapiv1.Convert_v1_Lease_To_coordination_Lease(lease, in, nil); err != nil {
+	in, err := internal(lease)
+	if err != nil {
 		return nil, err
 	}
 	obj, err := s.store.Create(s.context(ctx, "create", lease.Name), in, registryrest.ValidateAllObjectFunc, &opts)
@@ -95,8 +95,8 @@ func (s *storeLeases) Create(ctx context.Context, lease *coordinationv1.Lease, o
 }
 
 func (s *storeLeases) Update(ctx context.Context, lease *coordinationv1.Lease, opts metav1.UpdateOptions) (*coordinationv1.Lease, error) {
-	in := &coordination.Lease{}
-	if err := coordinationapiv1.Convert_v1_Lease_To_coordination_Lease(lease, in, nil); err != nil {
+	in, err := internal(lease)
+	if err != nil {
 		return nil, err
 	}
 	obj, _, err := s.store.Update(s.context(ctx, "update", lease.Name), lease.Name, registryrest.DefaultUpdatedObjectInfo(in), registryrest.ValidateAllObjectFunc, registryrest.ValidateAllObjectUpdateFunc, false, &opts)
@@ -110,6 +110,13 @@ func (s *storeLeases) Delete(ctx context.Context, name string, opts metav1.Delet
 	return err
 }
 
+// internal is a claim as the storage holds it.
+func internal(lease *coordinationv1.Lease) (*coordination.Lease, error) {
+	in := &coordination.Lease{}
+	return in, coordinationapiv1.Convert_v1_Lease_To_coordination_Lease(lease, in, nil)
+}
+
+// external is a claim the storage answered with, as the claims read it.
 func external(obj runtime.Object, err error) (*coordinationv1.Lease, error) {
 	if err != nil {
 		return nil, err
