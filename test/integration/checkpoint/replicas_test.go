@@ -118,7 +118,13 @@ func TestCheckpointAcrossReplicas(t *testing.T) {
 				_, err := checkpoint(replicas[round%2], ns, "web", nil)
 				first <- err
 			}()
-			<-entered
+			select {
+			case <-entered:
+			case err := <-first:
+				t.Fatalf("round %d, the first ended before it reached the kubelet: %v", round, err)
+			case <-time.After(time.Minute):
+				t.Fatalf("round %d, the first never reached the kubelet", round)
+			}
 			code, err := checkpointQuery(t, replicas[(round+1)%2], ns, "web", "")
 			expectRefusal(t, code, err, http.StatusConflict, "a checkpoint of container app is already in progress (served by ", "its archive would be overwritten")
 			release <- struct{}{}

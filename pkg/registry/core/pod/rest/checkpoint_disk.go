@@ -194,6 +194,10 @@ func saturatingAdd(a, b uint64) uint64 {
 	return a + b
 }
 
+// maxRefusalBody is as much of a refused summary's body as is read to keep
+// its connection to the kubelet open.
+const maxRefusalBody = 64 << 10
+
 // askSummary asks the pod's kubelet for its summary, within SummaryTimeout,
 // and reads what archives need from it; an error says why nothing could be
 // read.
@@ -213,6 +217,9 @@ func askSummary(ctx context.Context, t *pod.CheckpointTarget) (*nodeSummary, err
 	}
 	defer resp.Body.Close() //nolint:errcheck
 	if resp.StatusCode != http.StatusOK {
+		// Read what little it said, so that the connection serves the
+		// checkpoint next rather than being closed.
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxRefusalBody))
 		return nil, fmt.Errorf("the kubelet answered the summary with HTTP %d", resp.StatusCode)
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxSummary+1))

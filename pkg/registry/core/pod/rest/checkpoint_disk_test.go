@@ -18,14 +18,19 @@ package rest
 
 import (
 	"fmt"
+	"net"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"k8s.io/client-go/tools/record"
 	"k8s.io/component-base/metrics/testutil"
+	"k8s.io/kubernetes/pkg/kubelet/client"
 
 	"github.com/kube-checkpoint/kubernetes/pkg/apis/core"
 	"github.com/kube-checkpoint/kubernetes/pkg/registry/core/pod"
@@ -330,5 +335,43 @@ func TestCheckpointDiskSummaryShared(t *testing.T) {
 	})
 	if len(r.disks.nodes) != 1 {
 		t.Errorf("%d nodes' summaries kept, want 1", len(r.disks.nodes))
+	}
+}
+
+// TestCheckpointDiskSummaryRefusedKeepsConnection: a kubelet that refuses
+// the summary (an apiserver whose kubelet client may not read nodes/stats)
+// costs the checkpoints no new connection to it.
+func TestCheckpointDiskSummaryRefusedKeepsConnection(t *testing.T) {
+	var mu sync.Mutex
+	opened := 0
+	s := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/stats/summary" {
+			http.Error(w, "Forbidden (user=kube-apiserver-kubelet-client, verb=get, resource=nodes, subresource=stats)", http.StatusForbidden)
+			return
+		}
+		_, _ = w.Write([]byte(`{"items":["/var/lib/kubelet/checkpoints/a.tar"]}`))
+	}))
+	s.Config.ConnState = func(_ net.Conn, state http.ConnState) {
+		if state == http.StateNew {
+			mu.Lock()
+			opened++
+			mu.Unlock()
+		}
+	}
+	s.StartTLS()
+	t.Cleanup(s.Close)
+	u, _ := url.Parse(s.URL)
+	host, port, _ := net.SplitHostPort(u.Host)
+	conn := kubeletConn{&client.ConnectionInfo{Scheme: "https", Hostname: host, Port: port, Transport: s.Client().Transport}}
+	r := &CheckpointREST{Store: podGetter{"web": runningPod()}, KubeletConn: conn, DefaultTimeout: time.Minute, MaxTimeout: time.Hour, DiskReserve: &DiskReserve{Percent: 15}}
+	for range 3 {
+		if rec := connect(t, r, &core.PodCheckpointOptions{}); rec.err != nil || rec.code != http.StatusOK {
+			t.Fatalf("got %d %v, want the checkpoint without the summary", rec.code, rec.err)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if opened != 1 {
+		t.Errorf("%d connections to the kubelet for 3 checkpoints and their summaries, want 1", opened)
 	}
 }

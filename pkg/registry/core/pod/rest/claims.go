@@ -72,8 +72,8 @@ const (
 	// container and the start of the next: the kubelet names an archive by
 	// the second its checkpoint started on the node.
 	archiveSpacing = time.Second
-	// claimPoll is how often a checkpoint that waits looks again, in case
-	// the watch of the claims is late.
+	// claimPoll is how often a checkpoint that waits reads its claim
+	// again, in case the watch of the claims is late.
 	claimPoll = time.Second
 	// claimGCPeriod is how often every replica deletes the claims that
 	// expired: those of an apiserver that stopped in the middle of a
@@ -142,13 +142,13 @@ func checkpointID(key string, since metav1.MicroTime) string {
 // A checkpoint costs its node's claim at most three writes: one before the
 // kubelet is asked, which adds it; its end, once the client has its answer;
 // and a second after that, one that takes it out, or deletes the claim when
-// it was the last. A
-// checkpoint listed expires after its timeout and the kubelet's grace, so
-// that a replica that died in the middle of one blocks nobody for longer;
-// every replica deletes the claims whose checkpoints all expired or ended. Expiry compares the holder's clock with
-// this replica's, as upstream's garbage collection of apiserver identity
-// leases does; the spacing of two checkpoints of a container never compares
-// the clocks of two replicas.
+// it was the last. A checkpoint listed expires after its timeout and the
+// kubelet's grace, so that a replica that died in the middle of one blocks
+// nobody for longer; every replica deletes the claims whose checkpoints all
+// expired or ended. Expiry compares the holder's clock with this replica's,
+// as upstream's garbage collection of apiserver identity leases does; the
+// spacing of two checkpoints of a container never compares the clocks of two
+// replicas.
 type Claims struct {
 	leases   leaseWriter
 	informer cache.SharedIndexInformer
@@ -313,7 +313,8 @@ func (c *Claims) Wait() time.Duration {
 
 // watched notes what the watch shows of a node's claim: when each
 // checkpoint it lists was first seen ended, so that its second counts from
-// then; what is known of a node is kept while its claim exists or a
+// then, and a delete newer than the claim as this replica last wrote or read
+// it; what is known of a node is kept while its claim exists or a
 // checkpoint of this replica uses it.
 func (c *Claims) watched(l *coordinationv1.Lease, deleted bool) {
 	c.mu.Lock()
@@ -326,6 +327,10 @@ func (c *Claims) watched(l *coordinationv1.Lease, deleted bool) {
 		nc = c.newNodeClaim(l.Name, l.Annotations[AnnotationNode])
 	case deleted && nc.users == 0:
 		delete(c.nodes, l.Name)
+	}
+	if deleted && nc.latest != nil && !newer(nc.latest.ResourceVersion, l.ResourceVersion) {
+		// Deleted since this replica last wrote or read it, by another.
+		nc.latest, nc.gone = nil, l.ResourceVersion
 	}
 	if !deleted {
 		list, _ := ClaimedCheckpoints(l)
@@ -525,8 +530,10 @@ func (c *Claims) Take(ctx context.Context, namespace, name, container, node stri
 			until = placeBy
 		}
 		timer := c.clock.NewTimer(min(until.Sub(now), claimPoll))
+		polled := false
 		select {
 		case <-timer.C():
+			polled = true
 		case <-changed:
 		case <-ctx.Done():
 		}
@@ -534,6 +541,13 @@ func (c *Claims) Take(ctx context.Context, namespace, name, container, node stri
 		if ctx.Err() != nil {
 			c.unuse(nc)
 			return nil, false, nil
+		}
+		if polled {
+			// The watch showed no change, and may be late: the next look
+			// is at the claim as stored.
+			nc.write.Lock()
+			c.reread(ctx, nc)
+			nc.write.Unlock()
 		}
 	}
 }
@@ -632,7 +646,7 @@ func (c *Claims) write(ctx context.Context, nc *nodeClaim, lease *coordinationv1
 		if lease == nil {
 			written, err = c.leases.Create(ctx, next, metav1.CreateOptions{})
 		} else {
-			written, err = c.leases.Update(ctx, next, metav1.UpdateOptions{})
+			written, err = c.leases.Update(withKnown(ctx, lease), next, metav1.UpdateOptions{})
 		}
 	}
 	if lease == nil && apierrors.IsAlreadyExists(err) || lease != nil && lostRace(err) {
@@ -653,7 +667,8 @@ func (c *Claims) write(ctx context.Context, nc *nodeClaim, lease *coordinationv1
 	return written, nil
 }
 
-// reread reads the node's claim after a write lost a race.
+// reread reads the node's claim as stored: after a write lost a race, or
+// when a wait saw no change. nc.write must be held.
 func (c *Claims) reread(ctx context.Context, nc *nodeClaim) {
 	current, err := c.leases.Get(ctx, nc.name, metav1.GetOptions{})
 	c.mu.Lock()

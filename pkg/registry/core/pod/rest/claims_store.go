@@ -28,6 +28,10 @@ import (
 	"k8s.io/apiserver/pkg/registry/generic"
 	genericregistry "k8s.io/apiserver/pkg/registry/generic/registry"
 	registryrest "k8s.io/apiserver/pkg/registry/rest"
+	"k8s.io/apiserver/pkg/storage"
+	"k8s.io/apiserver/pkg/storage/storagebackend"
+	"k8s.io/apiserver/pkg/storage/storagebackend/factory"
+	"k8s.io/client-go/tools/cache"
 	"k8s.io/kubernetes/pkg/apis/coordination"
 	coordinationapiv1 "k8s.io/kubernetes/pkg/apis/coordination/v1"
 	leasestorage "k8s.io/kubernetes/pkg/registry/coordination/lease/storage"
@@ -60,13 +64,43 @@ func newStoreLeases(optsGetter generic.RESTOptionsGetter) (w *storeLeases, destr
 	return &storeLeases{store: rest.Store}, rest.Store.DestroyFunc, nil
 }
 
-// undecorated gives the options of optsGetter with no watch cache.
+// undecorated gives the options of optsGetter with no watch cache, and a
+// storage that updates a claim from the claim as this replica knows it.
 type undecorated struct{ generic.RESTOptionsGetter }
 
 func (u undecorated) GetRESTOptions(resource schema.GroupResource, example runtime.Object) (generic.RESTOptions, error) {
 	opts, err := u.RESTOptionsGetter.GetRESTOptions(resource, example)
-	opts.Decorator = generic.UndecoratedStorage
+	opts.Decorator = func(config *storagebackend.ConfigForResource, resourcePrefix string, keyFunc func(obj runtime.Object) (string, error), newFunc, newListFunc func() runtime.Object,
+		getAttrs storage.AttrFunc, triggers storage.IndexerFuncs, indexers *cache.Indexers) (storage.Interface, factory.DestroyFunc, error) {
+		s, destroy, err := generic.UndecoratedStorage(config, resourcePrefix, keyFunc, newFunc, newListFunc, getAttrs, triggers, indexers)
+		return knownClaims{s}, destroy, err
+	}
 	return opts, err
+}
+
+type knownKey struct{}
+
+// withKnown tells the update of a claim in ctx what this replica knows it
+// was, from its last write or its watch.
+func withKnown(ctx context.Context, known *coordinationv1.Lease) context.Context {
+	return context.WithValue(ctx, knownKey{}, known)
+}
+
+// knownClaims updates a claim from the claim as this replica knows it
+// (withKnown) rather than from a read of etcd first, as upstream's storage
+// updates from its watch cache: the write is conditional on the claim's
+// revision in etcd, and one on an older claim reads it and fails the
+// update's precondition (409) as before.
+type knownClaims struct{ storage.Interface }
+
+func (s knownClaims) GuaranteedUpdate(ctx context.Context, key string, dest runtime.Object, ignoreNotFound bool, preconditions *storage.Preconditions, tryUpdate storage.UpdateFunc, cached runtime.Object) error {
+	if known, ok := ctx.Value(knownKey{}).(*coordinationv1.Lease); ok && cached == nil {
+		existing := &coordination.Lease{}
+		if err := coordinationapiv1.Convert_v1_Lease_To_coordination_Lease(known, existing, nil); err == nil {
+			cached = existing
+		}
+	}
+	return s.Interface.GuaranteedUpdate(ctx, key, dest, ignoreNotFound, preconditions, tryUpdate, cached)
 }
 
 // context is what a request of verb on the claim name carries: its

@@ -83,14 +83,20 @@ func TestStoreLeases(t *testing.T) {
 
 	next := created.DeepCopy()
 	next.Spec.HolderIdentity = ptr.To("apiserver-b")
-	updated, err := leases.Update(ctx, next, metav1.UpdateOptions{})
+	updated, err := leases.Update(withKnown(ctx, created), next, metav1.UpdateOptions{})
 	if err != nil || *updated.Spec.HolderIdentity != "apiserver-b" || updated.ResourceVersion == created.ResourceVersion {
 		t.Fatalf("update: %v, %+v", err, updated)
 	}
-	// A write on the claim as it was before: another replica wrote first.
-	_, err = leases.Update(ctx, next, metav1.UpdateOptions{})
-	if !apierrors.IsConflict(err) || !lostRace(err) || !strings.Contains(err.Error(), "the object has been modified") {
-		t.Fatalf("update of an older claim: got %v, want 409 Conflict", err)
+	// A write on the claim as it was before: another replica wrote first,
+	// whether the write knows the claim as it was or reads it.
+	for _, ctx := range []context.Context{withKnown(ctx, created), ctx} {
+		_, err = leases.Update(ctx, next, metav1.UpdateOptions{})
+		if !apierrors.IsConflict(err) || !lostRace(err) || !strings.Contains(err.Error(), "the object has been modified") {
+			t.Fatalf("update of an older claim: got %v, want 409 Conflict", err)
+		}
+	}
+	if got, err := leases.Get(ctx, created.Name, metav1.GetOptions{}); err != nil || got.ResourceVersion != updated.ResourceVersion || *got.Spec.HolderIdentity != "apiserver-b" {
+		t.Fatalf("after the refused writes: %v, %+v, want the claim as updated", err, got)
 	}
 	err = leases.Delete(ctx, created.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &created.UID, ResourceVersion: &created.ResourceVersion}})
 	if !apierrors.IsConflict(err) {
@@ -103,11 +109,11 @@ func TestStoreLeases(t *testing.T) {
 		t.Fatalf("get after delete: got %v, want 404", err)
 	}
 	// As through the API: the claim's UID is a precondition of its update.
-	if _, err := leases.Update(ctx, updated, metav1.UpdateOptions{}); !apierrors.IsConflict(err) || !strings.Contains(err.Error(), "Precondition failed: UID") {
+	if _, err := leases.Update(withKnown(ctx, updated), updated, metav1.UpdateOptions{}); !apierrors.IsConflict(err) || !strings.Contains(err.Error(), "Precondition failed: UID") {
 		t.Fatalf("update of a deleted claim: got %v, want 409 for its UID", err)
 	}
 
-	for key, want := range map[string]float64{"POST 201": 1, "PUT 200": 1, "PUT 409": 2, "DELETE 409": 1, "DELETE 200": 1} {
+	for key, want := range map[string]float64{"POST 201": 1, "PUT 200": 1, "PUT 409": 3, "DELETE 409": 1, "DELETE 200": 1} {
 		verb, code, _ := strings.Cut(key, " ")
 		n, _ := strconv.Atoi(code)
 		if got := counted(verb, n) - before[key]; got != want {

@@ -602,3 +602,83 @@ func TestTakeGivenBackBesideAnother(t *testing.T) {
 		return strings.Join(listed(t, store), ",") == "default/slow"
 	})
 }
+
+// TestTakeAfterOtherDeleted: a checkpoint waiting for the end of another
+// replica's, through a replica whose last write of the claim listed that
+// one, takes the container once its watch shows the other delete the claim:
+// it does not fall back on its own older write, wait out the grace for an
+// end that will never be written, and refuse with 409.
+func TestTakeAfterOtherDeleted(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	store, fakeClock := newLeaseStore(), newFakeClock()
+	a := NewClaims(store, "apiserver-a", 0, 0, fakeClock)
+	b := NewClaims(store, "apiserver-b", 0, 0, fakeClock)
+	watch(t, ctx, a)
+	other := mustTake(t, ctx, a, "other")
+	web := mustTake(t, ctx, b, "web")
+	other.Done(false)
+	a.background.Wait() // a's last write lists b's checkpoint
+	if pods := listed(t, store); strings.Join(pods, ",") != "default/web" {
+		t.Fatalf("listed %v, want b's checkpoint alone", pods)
+	}
+	caughtUp(t, a, store)
+	next := goTake(ctx, a, "web")
+	waitForTimers(t, fakeClock, 1) // a waits for b's end
+	web.Done(false)
+	b.background.Wait() // b deleted the claim
+	got := waitTaken(t, next, "waited for a checkpoint of another replica whose claim the watch showed deleted")
+	if !got.ok || got.err != nil {
+		t.Fatalf("took %v %v, want the container taken", got.ok, got.err)
+	}
+	got.held.Done(false)
+}
+
+// waitTaken is what a checkpoint taken in the background got, within 5s.
+func waitTaken(t *testing.T, next chan taken, stuck string) taken {
+	t.Helper()
+	select {
+	case got := <-next:
+		return got
+	case <-time.After(5 * time.Second):
+		t.Fatal(stuck)
+	}
+	return taken{}
+}
+
+// TestTakeWaitRereads: a checkpoint that waits for the end of another
+// replica's reads the claim as stored when its watch shows no change, so a
+// late watch neither holds it nor refuses it.
+func TestTakeWaitRereads(t *testing.T) {
+	ctx := context.Background()
+	store, fakeClock := newLeaseStore(), newFakeClock()
+	a := NewClaims(store, "apiserver-a", 0, 0, fakeClock)
+	b := NewClaims(store, "apiserver-b", 0, 0, fakeClock)
+	// No watch: what b knows of the claim is what it last wrote or read.
+	first := mustTake(t, ctx, a, "web")
+	next := goTake(ctx, b, "web")
+	waitForTimers(t, fakeClock, 1) // b waits for the first's end
+	fakeClock.Step(claimClockSkew)
+	first.Done(true) // answered as b was asked, as far as clocks tell
+	eventually(t, "the first's end was not written", func() bool {
+		return slices.Contains(listed(t, store), "default/web (ended)")
+	})
+	fakeClock.Step(claimPoll - claimClockSkew) // b reads the end
+	waitForTimers(t, fakeClock, 2)             // b waits out the second; a's give-back
+	select {
+	case got := <-next:
+		t.Fatalf("the next checkpoint started within a second of the previous: %v %v", got.ok, got.err)
+	default:
+	}
+	fakeClock.Step(archiveSpacing)
+	got := waitTaken(t, next, "never read the claim as stored")
+	if !got.ok || got.err != nil {
+		t.Fatalf("the checkpoint through the replica whose watch was late: %v %v", got.ok, got.err)
+	}
+	got.held.Done(false)
+	a.background.Wait()
+	b.background.Wait()
+	if left := store.leases(t); len(left) != 0 {
+		t.Errorf("claims left: %v", names(left))
+	}
+}
