@@ -16,7 +16,10 @@ limitations under the License.
 
 package main
 
-import "testing"
+import (
+	"testing"
+	"time"
+)
 
 // TestGoals: the tables show each target as the summary line's missed=
 // judges it, from the one list of targets.
@@ -33,5 +36,30 @@ func TestGoals(t *testing.T) {
 		if got := r.goal(name); got != want {
 			t.Errorf("goal(%q) = %q, want %q", name, got, want)
 		}
+	}
+}
+
+// TestRatioInterval: the bootstrap interval of a/b holds the ratio of the
+// medians, is a point when neither path varies, and is wide when the paths
+// vary as much as the kubelet does.
+func TestRatioInterval(t *testing.T) {
+	samples := func(ms ...int) []sample {
+		var s []sample
+		for _, m := range ms {
+			s = append(s, sample{took: time.Duration(m) * time.Millisecond})
+		}
+		return s
+	}
+	flat := &report{paths: map[string][]sample{pathAPI: samples(102, 102, 102), pathProxy: samples(100, 100, 100)}}
+	if lo, hi := flat.ratioInterval(pathProxy); lo != 1.02 || hi != 1.02 {
+		t.Errorf("paths that do not vary: interval %.3f – %.3f, want 1.020 – 1.020", lo, hi)
+	}
+	varied := &report{paths: map[string][]sample{
+		pathAPI:   samples(300, 350, 400, 410, 420, 450, 500, 540),
+		pathProxy: samples(320, 340, 370, 380, 400, 405, 420, 430),
+	}}
+	lo, hi := varied.ratioInterval(pathProxy)
+	if ratio := varied.ratio(pathProxy); lo > ratio || hi < ratio || hi-lo < 0.1 {
+		t.Errorf("paths that vary: interval %.3f – %.3f around %.3f, want it to hold the ratio and be at least 0.1 wide", lo, hi, ratio)
 	}
 }
