@@ -215,6 +215,15 @@ func newFakeClock() *clocktesting.FakeClock {
 	return clocktesting.NewFakeClock(time.Date(2026, 11, 30, 3, 0, 0, 123, time.UTC))
 }
 
+// twoReplicas are replicas a and b of the claims on one store and one clock,
+// with no bound per node; ctx ends with the test.
+func twoReplicas(t *testing.T) (context.Context, *leaseStore, *clocktesting.FakeClock, *Claims, *Claims) {
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	store, fakeClock := newLeaseStore(), newFakeClock()
+	return ctx, store, fakeClock, NewClaims(store, "apiserver-a", 0, 0, fakeClock), NewClaims(store, "apiserver-b", 0, 0, fakeClock)
+}
+
 // watch starts c's watch of the claims and waits until it has synced.
 func watch(t *testing.T, ctx context.Context, c *Claims) {
 	t.Helper()
@@ -336,11 +345,7 @@ func afterTheSecond(t *testing.T, fakeClock *clocktesting.FakeClock, next chan t
 // container in flight, space two of them by a second, write the node's claim
 // twice per checkpoint, and leave no claim behind.
 func TestTakeAcrossReplicas(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	store, fakeClock := newLeaseStore(), newFakeClock()
-	a := NewClaims(store, "apiserver-a", 0, 0, fakeClock)
-	b := NewClaims(store, "apiserver-b", 0, 0, fakeClock)
+	ctx, store, fakeClock, a, b := twoReplicas(t)
 	watch(t, ctx, a)
 	watch(t, ctx, b)
 	first := mustTake(t, ctx, a, "web")
@@ -400,11 +405,7 @@ func TestTakeAcrossReplicas(t *testing.T) {
 // when that one ends within the second it is given, since it ended after
 // this one was asked.
 func TestTakeInFlightWhenAsked(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	store, fakeClock := newLeaseStore(), newFakeClock()
-	a := NewClaims(store, "apiserver-a", 0, 0, fakeClock)
-	b := NewClaims(store, "apiserver-b", 0, 0, fakeClock)
+	ctx, store, fakeClock, a, b := twoReplicas(t)
 	watch(t, ctx, b)
 	first := mustTake(t, ctx, a, "web")
 	caughtUp(t, b, store)
@@ -554,10 +555,7 @@ func TestTakeWriteFails(t *testing.T) {
 // TestTakeLostRace: a write that another replica got to first reads the
 // claim again and lists the checkpoint beside the other's.
 func TestTakeLostRace(t *testing.T) {
-	ctx := context.Background()
-	store, fakeClock := newLeaseStore(), newFakeClock()
-	a := NewClaims(store, "apiserver-a", 0, 0, fakeClock)
-	b := NewClaims(store, "apiserver-b", 0, 0, fakeClock)
+	ctx, store, _, a, b := twoReplicas(t)
 	mustTake(t, ctx, a, "web")
 	mustTake(t, ctx, b, "other") // its create fails: the claim exists
 	mustTake(t, ctx, a, "third") // its update fails: b changed it
@@ -609,11 +607,7 @@ func TestTakeGivenBackBesideAnother(t *testing.T) {
 // it does not fall back on its own older write, wait out the grace for an
 // end that will never be written, and refuse with 409.
 func TestTakeAfterOtherDeleted(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	store, fakeClock := newLeaseStore(), newFakeClock()
-	a := NewClaims(store, "apiserver-a", 0, 0, fakeClock)
-	b := NewClaims(store, "apiserver-b", 0, 0, fakeClock)
+	ctx, store, fakeClock, a, b := twoReplicas(t)
 	watch(t, ctx, a)
 	other := mustTake(t, ctx, a, "other")
 	web := mustTake(t, ctx, b, "web")
@@ -650,10 +644,7 @@ func waitTaken(t *testing.T, next chan taken, stuck string) taken {
 // replica's reads the claim as stored when its watch shows no change, so a
 // late watch neither holds it nor refuses it.
 func TestTakeWaitRereads(t *testing.T) {
-	ctx := context.Background()
-	store, fakeClock := newLeaseStore(), newFakeClock()
-	a := NewClaims(store, "apiserver-a", 0, 0, fakeClock)
-	b := NewClaims(store, "apiserver-b", 0, 0, fakeClock)
+	ctx, store, fakeClock, a, b := twoReplicas(t)
 	// No watch: what b knows of the claim is what it last wrote or read.
 	first := mustTake(t, ctx, a, "web")
 	next := goTake(ctx, b, "web")
