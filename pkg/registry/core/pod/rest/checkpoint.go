@@ -226,7 +226,10 @@ func (h *checkpointHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) 
 	clk := h.rest.clock()
 	// The claims are held as long as the kubelet may take.
 	hold := h.timeout + KubeletGrace
-	// The kubelet's disk is asked about while the claims are taken.
+	// The kubelet's disk is asked about while the claims are taken; a newer
+	// summary, once the checkpoint is answered.
+	answered := make(chan struct{})
+	defer close(answered)
 	type diskAnswer struct {
 		disk *nodeDisk
 		use  diskUse
@@ -235,7 +238,7 @@ func (h *checkpointHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) 
 	if h.rest.DiskReserve != nil {
 		disk = make(chan diskAnswer, 1)
 		go func() {
-			d, use, err := h.rest.disks.ask(req.Context(), clk, h.target)
+			d, use, err := h.rest.disks.ask(req.Context(), clk, h.target, answered)
 			if err != nil {
 				klog.V(2).InfoS("Checkpoint goes ahead without knowing the node's disk", "node", node, "pod", klog.KObj(p), "err", err)
 			}

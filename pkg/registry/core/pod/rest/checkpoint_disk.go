@@ -279,16 +279,21 @@ type nodeDisk struct {
 
 // ask returns the node's disk and the use of the target's container from a
 // summary younger than SummaryStaleAge (one older than SummaryMaxAge is asked
-// anew in the background meanwhile), asking the kubelet first when there is
+// anew in the background once after is closed: a summary costs the kubelet
+// and its runtime tens of milliseconds of CPU, which would slow the
+// checkpoint it ran beside), asking the kubelet first when there is
 // none (once, however many checkpoints of the node wait for it), when the
 // last question got no summary, or when the summary does not know the
 // container yet (a pod started since). The question outlives a client that
 // leaves: others may be waiting for it.
-func (d *nodeDisks) ask(ctx context.Context, clk clock.Clock, t *pod.CheckpointTarget) (*nodeDisk, diskUse, error) {
+func (d *nodeDisks) ask(ctx context.Context, clk clock.Clock, t *pod.CheckpointTarget, after <-chan struct{}) (*nodeDisk, diskUse, error) {
 	for fresh := false; ; fresh = true {
 		disk, asking, refresh := d.get(clk, t.Pod.Spec.NodeName, fresh)
 		if refresh {
-			go d.refresh(context.WithoutCancel(ctx), t, disk)
+			go func() {
+				<-after
+				d.refresh(context.WithoutCancel(ctx), t, disk)
+			}()
 		}
 		if asking {
 			disk.summary, disk.err = askSummary(context.WithoutCancel(ctx), t)

@@ -206,15 +206,17 @@ func answer(code int, body string) http.HandlerFunc {
 // archives let through since are counted against what it reported free; a
 // pod the summary does not know yet and one that could not be had (the
 // checkpoint went ahead) are asked anew; an older summary serves while a
-// newer one is asked in the background, until it is SummaryStaleAge old.
+// newer one is asked in the background once the checkpoint is answered,
+// until it is SummaryStaleAge old.
 func TestCheckpointDiskSummaryShared(t *testing.T) {
-	var summaries, checkpoints atomic.Int32
+	var summaries, checkpoints, answeredBeforeSummary atomic.Int32
 	var body, gate atomic.Value
 	release := make(chan struct{})
 	gate.Store(release)
 	conn := kubelet(t, func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/stats/summary" {
 			summaries.Add(1)
+			answeredBeforeSummary.Store(checkpoints.Load())
 			<-gate.Load().(chan struct{})
 			b := body.Load().(string)
 			if b == "" {
@@ -305,6 +307,9 @@ func TestCheckpointDiskSummaryShared(t *testing.T) {
 		close(hold)
 		waitRefreshed(t)
 		expectAsked(t, 3, 4)
+		if n := answeredBeforeSummary.Load(); n != 4 {
+			t.Errorf("the newer summary was asked after %d checkpoints were answered, want 4: it ran beside the checkpoint", n)
+		}
 		expect(t, connectPod(t, r, "db", &core.PodCheckpointOptions{}), 507,
 			"has 17.0Gi free of 100.0Gi (26.0Gi as the kubelet last reported, less 9.0Gi estimated for the archives checkpointed on it since)")
 		expectAsked(t, 3, 4)
