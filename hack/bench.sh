@@ -3,7 +3,8 @@
 # the apiserver's idle memory (make bench-rss) and a simulated fleet (make
 # bench-fleet), writes BENCHMARKS.md, docs/bench-time-vs-rss.png and
 # docs/bench-fleet.md, and prints the summary line last:
-#   ratio_vs_nodes_proxy=<a/b median> ratio_vs_kubelet=<a/c median> concurrent32_errors=<n>
+#   ratio_vs_nodes_proxy=<a/b, the kubelet's time made equal> ratio_vs_nodes_proxy_raw=<a/b median>
+#     ratio_vs_kubelet=<a/c median> concurrent32_errors=<n>
 #     throughput32_ratio_one=<n>   (32 pods over the best level, through one apiserver)
 #     own_ms=<apiserver's own time, median> get_ms=<a GET of the pod, median>
 #     ha_added_ms=<n> throughput32_ratio=<n> writes_per_checkpoint=<n>

@@ -118,6 +118,9 @@ type bench struct {
 type sample struct {
 	took    time.Duration
 	kubelet time.Duration // (a): the kubelet's part, as the result reports it
+	// served is the kubelet's time by its own metric (paths that reach
+	// it), zero when unknown.
+	served  time.Duration
 	archive string
 	bytes   int64
 	err     error
@@ -620,12 +623,20 @@ func (b *bench) memory(mib int) (memoryLevel, error) {
 // round. It stops at the first error record returns.
 func (b *bench) interleave(pod *corev1.Pod, order []string, rounds int, record func(path string, s sample) error, afterRound func()) error {
 	last := time.Time{}
+	before, err := b.served()
+	if err != nil {
+		log("  the kubelet's metrics: %v", err)
+	}
 	for i := 0; i < rounds; i++ {
 		for j := range order {
 			path := order[(i+j)%len(order)]
 			time.Sleep(time.Until(last.Add(spacing)))
 			s := b.checkpoint(path, pod)
 			last = time.Now()
+			// Read in the spacing, not beside a checkpoint.
+			if after, err := b.served(); err == nil {
+				s.served, before = after.since(before), after
+			}
 			if err := record(path, s); err != nil {
 				return err
 			}
@@ -688,4 +699,70 @@ func lastLine(out []byte) string {
 
 func log(format string, args ...any) {
 	fmt.Printf("%s "+format+"\n", append([]any{time.Now().Format("15:04:05")}, args...)...)
+}
+
+// served is what the kubelet's own metric says it spent on the checkpoints it
+// served so far: kubelet_http_requests_duration_seconds, path "checkpoint",
+// from its handler's start to its end (its authorization and the runtime's
+// checkpoint; neither the network nor TLS). It is the same for every path
+// that reaches the kubelet, so that the client's time less it is each path's
+// own part, apart from how long the node took.
+type served struct {
+	seconds float64
+	count   uint64
+}
+
+// served reads the kubelet's /metrics, as the apiserver may.
+func (b *bench) served() (served, error) {
+	raw, err := b.askKubelet(http.MethodGet, "/metrics")
+	if err != nil {
+		return served{}, err
+	}
+	return checkpointsServed(raw)
+}
+
+// checkpointsServed finds the sum and the count of the kubelet's POST
+// /checkpoint requests in its metrics text.
+func checkpointsServed(metrics []byte) (served, error) {
+	var s served
+	found := 0
+	for _, line := range strings.Split(string(metrics), "\n") {
+		name, rest, ok := strings.Cut(line, "{")
+		if !ok || !strings.HasPrefix(name, "kubelet_http_requests_duration_seconds_") {
+			continue
+		}
+		labels, value, ok := strings.Cut(rest, "} ")
+		if !ok || !strings.Contains(labels, `path="checkpoint"`) || !strings.Contains(labels, `method="POST"`) {
+			continue
+		}
+		var err error
+		switch strings.TrimPrefix(name, "kubelet_http_requests_duration_seconds_") {
+		case "sum":
+			s.seconds, err = strconv.ParseFloat(strings.TrimSpace(value), 64)
+			found++
+		case "count":
+			s.count, err = strconv.ParseUint(strings.TrimSpace(value), 10, 64)
+			found++
+		}
+		if err != nil {
+			return served{}, fmt.Errorf("kubelet metrics: %q: %v", line, err)
+		}
+	}
+	if found == 0 {
+		// No checkpoint served yet: the series does not exist.
+		return served{}, nil
+	}
+	if found != 2 {
+		return served{}, fmt.Errorf("kubelet metrics: want one sum and one count of POST /checkpoint, found %d lines", found)
+	}
+	return s, nil
+}
+
+// since is the time of the one checkpoint served between before and s, or
+// zero when there were none or several.
+func (s served) since(before served) time.Duration {
+	if s.count != before.count+1 {
+		return 0
+	}
+	return time.Duration((s.seconds - before.seconds) * float64(time.Second))
 }

