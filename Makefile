@@ -24,7 +24,7 @@ export GOFLAGS := -buildvcs=false
 STAGING := staging/src/github.com/kube-checkpoint
 STAGING_MODULES := $(STAGING)/client-go $(STAGING)/kubectl
 
-.PHONY: all build kube-apiserver kubectl cluster-binaries images local-up local-down kind-binaries kind-image kind-up kind-down test-e2e-kind test-e2e-skew test-e2e-skew-full test-binaries verify verify-upstream update-upstream test test-unit fuzz test-integration test-e2e bench bench-rss bench-fleet clean
+.PHONY: all build kube-apiserver kubectl release test-release cluster-binaries images local-up local-down kind-binaries kind-image kind-up kind-down test-e2e-kind test-e2e-skew test-e2e-skew-full test-binaries verify verify-upstream update-upstream test test-unit fuzz test-integration test-e2e bench bench-rss bench-fleet clean
 
 all: build
 
@@ -86,6 +86,24 @@ local-up:
 local-down:
 	hack/local-down.sh
 
+## release: what an operator installs, into _output/release/ (hack/release.sh):
+## kube-apiserver for linux/amd64 and arm64 as one OCI image index,
+## kubectl-checkpoint archives for linux, darwin and windows on amd64 and
+## arm64, their krew manifest, a team's RBAC and SHA256SUMS; version from
+## VERSION, from a clean tree, reproducibly.
+release:
+	hack/release.sh
+
+## test-release: make release, then test/release checks it as an operator
+## gets it: SHA256SUMS, each binary's platform, krew's validation and an
+## offline krew install of every archive (krew built from its module), the
+## image's platforms, and a binary built again to the same bytes.
+KREW_VERSION := v0.4.3
+test-release: release kubectl
+	GOBIN=$(CURDIR)/$(OUT)/krew go install sigs.k8s.io/krew/cmd/krew@$(KREW_VERSION) sigs.k8s.io/krew/cmd/validate-krew-manifest@$(KREW_VERSION)
+	RELEASE_DIR=$(CURDIR)/$(OUT)/release RELEASE_BUILD=$(CURDIR)/$(OUT)/release-build KREW_BIN=$(CURDIR)/$(OUT)/krew KUBECTL=$(CURDIR)/$(BIN)/kubectl \
+		go test -count=1 -v ./test/release/
+
 ## test-binaries: what the integration tests run: etcd, and upstream's
 ## kube-apiserver from the same modules as the reference for discovery.
 test-binaries: build
@@ -119,6 +137,7 @@ test:
 	@hack/phase.sh verify $(MAKE) --no-print-directory verify
 	@hack/phase.sh verify-upstream $(MAKE) --no-print-directory verify-upstream
 	@hack/phase.sh unit $(MAKE) --no-print-directory test-unit
+	@hack/phase.sh release $(MAKE) --no-print-directory test-release
 	@hack/phase.sh integration $(MAKE) --no-print-directory test-integration
 	@hack/phase.sh e2e $(MAKE) --no-print-directory test-e2e
 	@hack/phase.sh e2e-skew $(MAKE) --no-print-directory test-e2e-skew

@@ -26,6 +26,10 @@ limitations under the License.
 //
 //	build -spec images.json -out images.tar
 //
+// Specs with the same names and different "arch" are one multi-platform image
+// (an OCI image index of one manifest per linux/<arch>), as make release
+// writes kube-apiserver for amd64 and arm64.
+//
 // The tarball is both an OCI image layout (index.json, read by "ctr images
 // import") and a "docker save" archive (manifest.json, read by "docker load",
 // and the older repositories file, from which kind's node-image build takes
@@ -76,6 +80,10 @@ type Spec struct {
 	Cmd        []string          `json:"cmd,omitempty"`
 	Env        []string          `json:"env,omitempty"`
 	User       string            `json:"user,omitempty"`
+	// Arch is the architecture its binaries are built for (linux/Arch);
+	// this machine's when empty. Specs with the same Names and different
+	// Arch are one multi-platform image: an index of one manifest each.
+	Arch string `json:"arch,omitempty"`
 }
 
 func main() {
@@ -155,6 +163,14 @@ func write(images []Spec, out string) error {
 		blob       string
 	}
 	layerFiles := map[string]compressedLayer{}
+	// The images by their names, in the order given: one platform each.
+	type platformImage struct {
+		manifest imagespec.Descriptor
+		saved    dockerManifest
+		config   []byte
+	}
+	var order []string
+	byNames := map[string][]platformImage{}
 	for _, spec := range images {
 		if len(spec.Names) == 0 {
 			return fmt.Errorf("an image without names: %+v", spec)
@@ -199,8 +215,12 @@ func write(images []Spec, out string) error {
 				return err
 			}
 		}
+		platform := imagespec.Platform{Architecture: spec.Arch, OS: "linux"}
+		if platform.Architecture == "" {
+			platform.Architecture = runtime.GOARCH
+		}
 		config, err := json.Marshal(imagespec.Image{
-			Platform: imagespec.Platform{Architecture: runtime.GOARCH, OS: "linux"},
+			Platform: platform,
 			Config:   imagespec.ImageConfig{Entrypoint: spec.Entrypoint, Cmd: spec.Cmd, Env: spec.Env, User: spec.User, WorkingDir: "/"},
 			RootFS:   imagespec.RootFS{Type: "layers", DiffIDs: diffIDs},
 		})
@@ -218,21 +238,64 @@ func write(images []Spec, out string) error {
 		}
 		configBlob := b.add(config)
 		b.add(manifest)
-		for _, name := range spec.Names {
-			d := descriptor(imagespec.MediaTypeImageManifest, manifest)
+		key := strings.Join(spec.Names, "\n")
+		if _, ok := byNames[key]; !ok {
+			order = append(order, key)
+		}
+		for _, other := range byNames[key] {
+			if other.manifest.Platform.Architecture == platform.Architecture {
+				return fmt.Errorf("two images %v for linux/%s", spec.Names, platform.Architecture)
+			}
+		}
+		d := descriptor(imagespec.MediaTypeImageManifest, manifest)
+		d.Platform = &platform
+		byNames[key] = append(byNames[key], platformImage{d, dockerManifest{Config: configBlob, RepoTags: spec.Names, Layers: layerBlobs}, config})
+	}
+	for _, key := range order {
+		platforms := byNames[key]
+		names := strings.Split(key, "\n")
+		// One platform is its manifest; several, an index of theirs.
+		top := platforms[0].manifest
+		top.Platform = nil
+		if len(platforms) > 1 {
+			var manifests []imagespec.Descriptor
+			for _, p := range platforms {
+				manifests = append(manifests, p.manifest)
+			}
+			index, err := json.Marshal(imagespec.Index{
+				Versioned: specs.Versioned{SchemaVersion: 2},
+				MediaType: imagespec.MediaTypeImageIndex,
+				Manifests: manifests,
+			})
+			if err != nil {
+				return err
+			}
+			b.add(index)
+			top = descriptor(imagespec.MediaTypeImageIndex, index)
+		}
+		for _, name := range names {
+			d := top
 			d.Annotations = map[string]string{
 				"io.containerd.image.name":  name,
 				imagespec.AnnotationRefName: name[strings.LastIndex(name, ":")+1:],
 			}
 			descriptors = append(descriptors, d)
 		}
-		saved = append(saved, dockerManifest{Config: configBlob, RepoTags: spec.Names, Layers: layerBlobs})
-		for _, name := range spec.Names {
+		// A "docker save" archive holds one platform of an image: this
+		// machine's, or the first.
+		docker := platforms[0]
+		for _, p := range platforms {
+			if p.manifest.Platform.Architecture == runtime.GOARCH {
+				docker = p
+			}
+		}
+		saved = append(saved, docker.saved)
+		for _, name := range names {
 			i := strings.LastIndex(name, ":")
 			if repositories[name[:i]] == nil {
 				repositories[name[:i]] = map[string]string{}
 			}
-			repositories[name[:i]][name[i+1:]] = digest.FromBytes(config).Encoded()
+			repositories[name[:i]][name[i+1:]] = digest.FromBytes(docker.config).Encoded()
 		}
 	}
 	index, err := json.Marshal(imagespec.Index{

@@ -25,6 +25,8 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
+	"strings"
 	"testing"
 
 	imagespec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -155,5 +157,76 @@ func TestWriteSeveralImages(t *testing.T) {
 func TestWriteRejectsNamelessImage(t *testing.T) {
 	if err := write([]Spec{{Files: map[string]string{"/x": "/dev/null"}}}, filepath.Join(t.TempDir(), "x.tar")); err == nil {
 		t.Error("an image without a name was written")
+	}
+}
+
+// TestWriteMultiPlatform: the same names for two architectures are one image,
+// an index of one manifest per platform, which ctr imports for either; the
+// "docker save" part holds this machine's; the same inputs give the same
+// bytes; and one architecture twice is refused.
+func TestWriteMultiPlatform(t *testing.T) {
+	dir := t.TempDir()
+	images := []Spec{}
+	for _, arch := range []string{"amd64", "arm64"} {
+		binary := filepath.Join(dir, "kube-apiserver-"+arch)
+		if err := os.WriteFile(binary, []byte("ELF "+arch), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		images = append(images, Spec{Names: []string{"kube-checkpoint.local/kube-apiserver:v1.37.2-checkpoint.1"}, Arch: arch,
+			Files: map[string]string{"/usr/local/bin/kube-apiserver": binary}, Entrypoint: []string{"/usr/local/bin/kube-apiserver"}})
+	}
+	out, again := filepath.Join(dir, "a.tar"), filepath.Join(dir, "b.tar")
+	for _, file := range []string{out, again} {
+		if err := write(images, file); err != nil {
+			t.Fatal(err)
+		}
+	}
+	first, _ := os.ReadFile(out)
+	second, _ := os.ReadFile(again)
+	if !bytes.Equal(first, second) {
+		t.Error("the same images written twice differ")
+	}
+	files, _ := readTar(t, bytes.NewReader(first))
+	var top imagespec.Index
+	if err := json.Unmarshal(files["index.json"], &top); err != nil {
+		t.Fatal(err)
+	}
+	if len(top.Manifests) != 1 || top.Manifests[0].MediaType != imagespec.MediaTypeImageIndex {
+		t.Fatalf("index.json %s: want one entry, an image index", files["index.json"])
+	}
+	var platforms imagespec.Index
+	if err := json.Unmarshal(files["blobs/sha256/"+top.Manifests[0].Digest.Encoded()], &platforms); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, m := range platforms.Manifests {
+		var manifest imagespec.Manifest
+		var config imagespec.Image
+		if err := json.Unmarshal(files["blobs/sha256/"+m.Digest.Encoded()], &manifest); err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(files["blobs/sha256/"+manifest.Config.Digest.Encoded()], &config); err != nil {
+			t.Fatal(err)
+		}
+		if m.Platform == nil || m.Platform.Architecture != config.Architecture || config.OS != "linux" {
+			t.Errorf("manifest %s for %+v has a config for %s/%s", m.Digest, m.Platform, config.OS, config.Architecture)
+		}
+		got = append(got, config.Architecture)
+	}
+	if !reflect.DeepEqual(got, []string{"amd64", "arm64"}) {
+		t.Errorf("platforms %v, want [amd64 arm64]", got)
+	}
+	var saved []dockerManifest
+	if err := json.Unmarshal(files["manifest.json"], &saved); err != nil || len(saved) != 1 {
+		t.Fatalf("manifest.json %s: want one image", files["manifest.json"])
+	}
+	var config imagespec.Image
+	if err := json.Unmarshal(files[saved[0].Config], &config); err != nil || config.Architecture != runtime.GOARCH {
+		t.Errorf("docker load would get linux/%s, want this machine's linux/%s", config.Architecture, runtime.GOARCH)
+	}
+
+	twice := append(images, images[1])
+	if err := write(twice, filepath.Join(dir, "c.tar")); err == nil || !strings.Contains(err.Error(), "linux/arm64") {
+		t.Errorf("one architecture twice: %v, want an error naming linux/arm64", err)
 	}
 }
