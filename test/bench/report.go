@@ -114,36 +114,32 @@ func medianRatio(a, o []time.Duration) float64 {
 // over the other. The kubelet's time varies from one checkpoint to the next by
 // ten times the 2% the target allows; this leaves only what each path adds.
 func sameKubelet(a, over []sample) float64 {
-	k := statsOf(append(servedTimes(a), servedTimes(over)...)).median
-	beyondA, beyondO := statsOf(beyondServed(a)).median, statsOf(beyondServed(over)).median
+	k, beyondA, beyondO := sameKubeletParts(a, over)
 	if k == 0 || beyondA == 0 || beyondO == 0 {
 		return math.NaN() // the kubelet's metric was not read
 	}
 	return float64(k+beyondA) / float64(k+beyondO)
 }
 
-// servedTimes is the kubelet's time by its metric, of each checkpoint that
-// succeeded and has it.
-func servedTimes(samples []sample) []time.Duration {
-	var d []time.Duration
-	for _, s := range samples {
-		if s.err == nil && s.served > 0 {
-			d = append(d, s.served)
-		}
-	}
-	return d
+// sameKubeletParts are the medians sameKubelet is made of: the kubelet's
+// time by its metric over a and over, and each one's time beyond it.
+func sameKubeletParts(a, over []sample) (kubelet, beyondA, beyondO time.Duration) {
+	servedA, byA := servedParts(a)
+	servedO, byO := servedParts(over)
+	return statsOf(append(servedA, servedO...)).median, statsOf(byA).median, statsOf(byO).median
 }
 
-// beyondServed is what each checkpoint took beyond the kubelet's time by its
-// metric: the path's own part, with the network to the kubelet.
-func beyondServed(samples []sample) []time.Duration {
-	var d []time.Duration
+// servedParts splits each checkpoint that succeeded and has the kubelet's
+// metric into the kubelet's time by it and what the checkpoint took beyond
+// it: the path's own part, with the network to the kubelet.
+func servedParts(samples []sample) (served, beyond []time.Duration) {
 	for _, s := range samples {
 		if s.err == nil && s.served > 0 {
-			d = append(d, s.took-s.served)
+			served = append(served, s.served)
+			beyond = append(beyond, s.took-s.served)
 		}
 	}
-	return d
+	return served, beyond
 }
 
 func (r *report) sameKubelet(over string) float64 {
@@ -293,12 +289,11 @@ func (r *report) write(out, plot string) error {
 	p("")
 	p("| measure | value | target |")
 	p("|---|---:|---:|")
-	ab, abServed := r.paths[pathAPI], r.paths[pathProxy]
 	lo, hi := r.sameKubeletInterval(pathProxy)
 	p("| a/b as if the kubelet had taken the same time for both: its median time by its own metric over (a) and (b), plus each path's median beyond it | %.3f | %s |", r.sameKubelet(pathProxy), r.goal("ratio_vs_nodes_proxy"))
 	p("| the same, 95%% bootstrap interval | %.3f – %.3f | |", lo, hi)
-	p("| the kubelet's time by its metric, median over (a) and (b) / (a) beyond it / (b) beyond it, medians | %s / %s / %s ms | |",
-		ms(statsOf(append(servedTimes(ab), servedTimes(abServed)...)).median), ms(statsOf(beyondServed(ab)).median), ms(statsOf(beyondServed(abServed)).median))
+	k, beyondA, beyondB := sameKubeletParts(r.paths[pathAPI], r.paths[pathProxy])
+	p("| the kubelet's time by its metric, median over (a) and (b) / (a) beyond it / (b) beyond it, medians | %s / %s / %s ms | |", ms(k), ms(beyondA), ms(beyondB))
 	lo, hi = r.ratioInterval(pathProxy)
 	p("| a/b, median over median | %.3f | |", r.ratio(pathProxy))
 	p("| a/b, 95%% bootstrap interval (what the kubelet's variation alone allows) | %.3f – %.3f | |", lo, hi)
