@@ -167,7 +167,6 @@ func write(images []Spec, out string) error {
 	type platformImage struct {
 		manifest imagespec.Descriptor
 		saved    dockerManifest
-		config   []byte
 	}
 	var order []string
 	byNames := map[string][]platformImage{}
@@ -249,7 +248,7 @@ func write(images []Spec, out string) error {
 		}
 		d := descriptor(imagespec.MediaTypeImageManifest, manifest)
 		d.Platform = &platform
-		byNames[key] = append(byNames[key], platformImage{d, dockerManifest{Config: configBlob, RepoTags: spec.Names, Layers: layerBlobs}, config})
+		byNames[key] = append(byNames[key], platformImage{d, dockerManifest{Config: configBlob, RepoTags: spec.Names, Layers: layerBlobs}})
 	}
 	for _, key := range order {
 		platforms := byNames[key]
@@ -295,7 +294,7 @@ func write(images []Spec, out string) error {
 			if repositories[name[:i]] == nil {
 				repositories[name[:i]] = map[string]string{}
 			}
-			repositories[name[:i]][name[i+1:]] = digest.FromBytes(docker.config).Encoded()
+			repositories[name[:i]][name[i+1:]] = path.Base(docker.saved.Config) // the config's digest
 		}
 	}
 	index, err := json.Marshal(imagespec.Index{
