@@ -64,7 +64,7 @@ build() { # os arch out package
 	echo "+++ [release] ${4##*/} for $1/$2"
 	GOOS=$1 GOARCH=$2 go build -trimpath -ldflags "${ldflags}" -o "$3" "$4"
 }
-for platform in linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 windows/arm64; do
+for platform in $(go run ./hack/release -platforms); do
 	build "${platform%/*}" "${platform#*/}" "${BUILD}/kubectl-checkpoint-${platform%/*}-${platform#*/}" \
 		github.com/kube-checkpoint/kubectl/cmd/kubectl-checkpoint
 done

@@ -84,7 +84,14 @@ func main() {
 	date := flag.String("date", "", "time of the release's commit (RFC 3339): the time of every archive entry")
 	downloads := flag.String("download-url", "https://github.com/kube-checkpoint/kubernetes/releases/download", "where the release's files are published: the krew manifest points at <download-url>/<version>/<archive>")
 	out := flag.String("out", "", "directory to write the archives, checkpoint.yaml and SHA256SUMS into")
+	list := flag.Bool("platforms", false, "print the plugin's platforms, os/arch one per line, and exit (what make release builds)")
 	flag.Parse()
+	if *list {
+		for _, p := range Platforms {
+			fmt.Println(p.OS + "/" + p.Arch)
+		}
+		return
+	}
 	if *version == "" || *bin == "" || *date == "" || *out == "" {
 		flag.Usage()
 		os.Exit(2)
